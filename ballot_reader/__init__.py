@@ -1,0 +1,1 @@
+"""ballot_reader package."""

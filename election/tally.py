@@ -1,0 +1,118 @@
+"""Counts per contest, the currency every room trades in.
+
+A :class:`ContestTally` is what a scanner's counters hold, what a packet carries, what the
+server sums and what a manual protocol states.  Tallies add with ``+`` so a DEC, a
+district, a region and the nation are all the same type; adding tallies of different
+contests is a programming error and raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+def _frozen(mapping: Mapping) -> Mapping:
+    return MappingProxyType(dict(mapping))
+
+
+def _add_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = out.get(key, 0) + value
+    return out
+
+
+@dataclass(frozen=True)
+class ContestTally:
+    """Ballots of one contest, by verdict.
+
+    ``votes`` maps option ids (party or candidate ids and ``AGAINST_ALL``) to valid
+    votes; ``blank`` and ``overvote`` are the invalid ballots; ``preferences`` maps a
+    party id to {list position: preference votes} (PR only).  ``ballots`` is always
+    ``sum(votes) + blank + overvote``: it is derived, never stored apart.
+    """
+
+    contest: str
+    votes: Mapping[str, int] = field(default_factory=dict)
+    blank: int = 0
+    overvote: int = 0
+    preferences: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        counts = [*self.votes.values(), self.blank, self.overvote]
+        counts += [n for prefs in self.preferences.values() for n in prefs.values()]
+        if any((not isinstance(n, int)) or n < 0 for n in counts):
+            raise ValueError(f"{self.contest}: counts must be non-negative integers")
+        object.__setattr__(self, "votes", _frozen(self.votes))
+        object.__setattr__(
+            self,
+            "preferences",
+            _frozen({party: _frozen(p) for party, p in self.preferences.items()}),
+        )
+
+    @property
+    def valid(self) -> int:
+        return sum(self.votes.values())
+
+    @property
+    def invalid(self) -> int:
+        return self.blank + self.overvote
+
+    @property
+    def ballots(self) -> int:
+        return self.valid + self.invalid
+
+    def __add__(self, other: ContestTally) -> ContestTally:
+        if not isinstance(other, ContestTally):
+            return NotImplemented
+        if other.contest != self.contest:
+            raise ValueError(f"cannot add tallies of {self.contest} and {other.contest}")
+        parties = set(self.preferences) | set(other.preferences)
+        return ContestTally(
+            contest=self.contest,
+            votes=_add_counts(self.votes, other.votes),
+            blank=self.blank + other.blank,
+            overvote=self.overvote + other.overvote,
+            preferences={
+                party: _add_counts(
+                    self.preferences.get(party, {}), other.preferences.get(party, {})
+                )
+                for party in parties
+            },
+        )
+
+    def to_json(self) -> dict:
+        """A plain, key-sorted dict; list positions become strings as JSON requires."""
+        return {
+            "contest": self.contest,
+            "votes": dict(sorted(self.votes.items())),
+            "blank": self.blank,
+            "overvote": self.overvote,
+            "preferences": {
+                party: {str(pos): n for pos, n in sorted(prefs.items())}
+                for party, prefs in sorted(self.preferences.items())
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> ContestTally:
+        return cls(
+            contest=data["contest"],
+            votes=dict(data.get("votes", {})),
+            blank=data.get("blank", 0),
+            overvote=data.get("overvote", 0),
+            preferences={
+                party: {int(pos): n for pos, n in prefs.items()}
+                for party, prefs in data.get("preferences", {}).items()
+            },
+        )
+
+
+def total(tallies: Iterable[ContestTally], contest: str) -> ContestTally:
+    """Sum of tallies of one contest; an empty iterable gives a zero tally."""
+    result = ContestTally(contest)
+    for tally in tallies:
+        result = result + tally
+    return result
