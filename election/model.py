@@ -172,9 +172,7 @@ class Election:
         for cand in self.smd_candidates:
             index["smd_by_district"].setdefault(cand.district, []).append(cand)
         for number, cands in index["smd_by_district"].items():
-            index["smd_by_district"][number] = tuple(
-                sorted(cands, key=lambda c: c.ballot_position)
-            )
+            index["smd_by_district"][number] = tuple(sorted(cands, key=lambda c: c.ballot_position))
         object.__setattr__(self, "_index", index)
 
     # Look-ups ---------------------------------------------------------------------------

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ROOMS = ("election", "fixtures", "ballot_reader", "transport", "device", "server_stub", "harness", "pcos")
+ROOMS = (
+    "election",
+    "fixtures",
+    "ballot_reader",
+    "transport",
+    "device",
+    "server_stub",
+    "harness",
+    "pcos",
+)
 ALLOWED = {
     "election": set(),
     "fixtures": {"election"},

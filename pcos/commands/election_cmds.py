@@ -98,6 +98,8 @@ def _summary_text(s: dict[str, Any]) -> str:
             s["rolls"]["smd"],
         ]
     )
-    return "\n".join(head) + "\n" + table(
-        ["region", "districts", "SMD candidates", "DECs", "SMD roll"], rows
+    return (
+        "\n".join(head)
+        + "\n"
+        + table(["region", "districts", "SMD candidates", "DECs", "SMD roll"], rows)
     )

@@ -44,7 +44,10 @@ def test_fingerprint_names_the_content(tiny):
         (lambda d: d["decs"][0].update(roll_pr="many"), "decs[0].roll_pr"),
         (lambda d: d["decs"][1].update(number=d["decs"][0]["number"]), "decs[1].number"),
         (lambda d: d["parties"][0].update(ballot_position=99), "parties"),
-        (lambda d: d["parties"][0]["candidates"][0].update(sex="X"), "parties[0].candidates[0].sex"),
+        (
+            lambda d: d["parties"][0]["candidates"][0].update(sex="X"),
+            "parties[0].candidates[0].sex",
+        ),
         (lambda d: d["parties"][0].update(id="AGAINST_ALL"), "parties[0].id"),
         (lambda d: d["smd_candidates"][0].update(district=77), "smd_candidates[0].district"),
         (lambda d: d["units"].update(total=1), "units"),
