@@ -111,8 +111,23 @@ class ContestTally:
 
 
 def total(tallies: Iterable[ContestTally], contest: str) -> ContestTally:
-    """Sum of tallies of one contest; an empty iterable gives a zero tally."""
-    result = ContestTally(contest)
+    """Sum of tallies of one contest; an empty iterable gives a zero tally.
+
+    Accumulates into plain dicts and builds one tally at the end: summing a country's
+    DECs pairwise would build thousands of intermediate frozen tallies.
+    """
+    votes: dict[str, int] = {}
+    preferences: dict[str, dict[int, int]] = {}
+    blank = overvote = 0
     for tally in tallies:
-        result = result + tally
-    return result
+        if tally.contest != contest:
+            raise ValueError(f"cannot add a tally of {tally.contest} to {contest}")
+        for option, n in tally.votes.items():
+            votes[option] = votes.get(option, 0) + n
+        for party, prefs in tally.preferences.items():
+            into = preferences.setdefault(party, {})
+            for position, n in prefs.items():
+                into[position] = into.get(position, 0) + n
+        blank += tally.blank
+        overvote += tally.overvote
+    return ContestTally(contest, votes, blank, overvote, preferences)
