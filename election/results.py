@@ -71,8 +71,16 @@ def compute(election: Election, counts: Iterable[DecCounts], rules: RuleSet) -> 
         code: RegionResult.from_tally(total(tallies, PR_CONTEST_ID), regional_participants[code])
         for code, tallies in regional_tallies.items()
     }
+    # Early on election night some region has no DEC reported yet: its threshold cannot
+    # be judged, so the allocation says "not evaluated" (provisional) instead of failing.
+    unreported = [code for code, n in regional_participants.items() if n == 0]
     allocation = allocate_pr_for(
-        election, national, rules=rules.seats, participants=participants, regional=regional
+        election,
+        national,
+        rules=rules.seats,
+        participants=participants,
+        regional=None if unreported else regional,
+        regional_not_evaluated=bool(unreported),
     )
     smd = {
         d.contest_id: decide_smd(
