@@ -28,7 +28,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
-import Crypto  # noqa: E402
+import cryptography  # noqa: E402
 import serial  # noqa: E402
 
 from election.model import AGAINST_ALL, PR_CONTEST_ID, smd_contest_id  # noqa: E402
@@ -64,7 +64,7 @@ def _machine() -> dict:
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
-        "pycryptodome": Crypto.__version__,
+        "cryptography": cryptography.__version__,
         "pyserial": serial.VERSION,
         "load_average_1min": round(os.getloadavg()[0], 2),
     }

@@ -33,33 +33,58 @@ class CanonicalError(ValueError):
 def check(value: Any) -> None:
     """Raise :class:`CanonicalError` unless ``value`` is in the allowed data model.
 
-    Iterative, with exact-type tests first: reports of thousands of counts pass through
-    here on every seal and every verification.
+    Scalars are tested inline inside each container's loop, and only containers recurse:
+    a DEC's report holds over a thousand counts, and every seal and every verification
+    passes each of them through here.
     """
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        kind = type(item)
-        if kind is str or kind is bytes or kind is bool or item is None:
-            continue
-        if kind is int or (isinstance(item, int) and not isinstance(item, bool)):
-            if not _INT_MIN <= item <= _INT_MAX:
+    _check_item(value, 0)
+
+
+def _check_item(item: Any, depth: int) -> None:
+    kind = type(item)
+    if kind is dict:
+        if not all(type(key) is str for key in item):
+            raise CanonicalError("map keys must be text")
+        _check_children(item.values(), depth)
+    elif kind is list or kind is tuple:
+        _check_children(item, depth)
+    else:
+        _check_scalar(item, kind, depth)
+
+
+def _check_children(children: Any, depth: int) -> None:
+    if depth >= MAX_DEPTH:
+        raise CanonicalError(f"nested deeper than {MAX_DEPTH}")
+    for child in children:
+        kind = type(child)
+        if kind is int:
+            if not _INT_MIN <= child <= _INT_MAX:
                 raise CanonicalError("integer outside the 64-bit range")
-        elif kind is float or isinstance(item, float):
-            if not math.isfinite(item):
-                raise CanonicalError("NaN and infinities are not allowed")
-        elif kind is dict or kind is list or isinstance(item, dict | list | tuple):
-            if depth >= MAX_DEPTH:
-                raise CanonicalError(f"nested deeper than {MAX_DEPTH}")
-            if isinstance(item, dict):
-                if not all(type(key) is str or isinstance(key, str) for key in item):
-                    raise CanonicalError("map keys must be text")
-                items = item.values()
-            else:
-                items = item
-            stack.extend((child, depth + 1) for child in items)
-        elif not isinstance(item, str | bytes):
-            raise CanonicalError(f"type {type(item).__name__} is not allowed")
+        elif kind is str or kind is bytes or kind is bool or child is None:
+            continue
+        elif kind is dict or kind is list or kind is tuple:
+            _check_item(child, depth + 1)
+        else:
+            _check_scalar(child, kind, depth + 1)
+
+
+def _check_scalar(item: Any, kind: type, depth: int) -> None:
+    """Exact types were handled by the callers; this also takes their subclasses
+    (an IntEnum, a StrEnum, an OrderedDict), which encode as their base type."""
+    if isinstance(item, bool) or item is None or isinstance(item, str | bytes):
+        return
+    if isinstance(item, int):
+        if not _INT_MIN <= item <= _INT_MAX:
+            raise CanonicalError("integer outside the 64-bit range")
+    elif isinstance(item, float):
+        if not math.isfinite(item):
+            raise CanonicalError("NaN and infinities are not allowed")
+    elif isinstance(item, dict):
+        _check_item(dict(item), depth)
+    elif isinstance(item, list | tuple):
+        _check_children(item, depth)
+    else:
+        raise CanonicalError(f"type {kind.__name__} is not allowed")
 
 
 def dumps(value: Any) -> bytes:
