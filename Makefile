@@ -18,12 +18,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pcos demo $(ARGS)
 
+# The store suite runs on PostgreSQL too and the website tests drive Debian's Chromium:
+# both scripts install what is missing (apt) and print where it is.
+TEST_ENV = PCOS_TEST_PG_DSN="$$(scripts/ensure-postgres.sh)" PCOS_CHROMIUM="$$(scripts/ensure-chromium.sh)"
+
 test: $(STAMP)
-	$(BIN)/pytest -n 2
+	$(TEST_ENV) $(BIN)/pytest -n 2
 
 test-slow: $(STAMP)
 	@# pytest exits 5 when no test is marked slow; that is not a failure.
-	$(BIN)/pytest -n 2 -m slow || [ $$? -eq 5 ]
+	$(TEST_ENV) $(BIN)/pytest -n 2 -m slow || [ $$? -eq 5 ]
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
