@@ -29,6 +29,7 @@ from election.model import (
     BallotStyle,
     Election,
 )
+from election.rules import RuleSet
 from election.stylecode import CELL_COUNT, StyleCode
 from election.stylecode import election_tag as tag_of
 
@@ -498,7 +499,9 @@ def _heading(y: float, texts: tuple[str, ...], size: float = 3.8, bold: bool = T
 
 def _pr_body(election: Election, top: float, bottom: float, sheet: _Sheet) -> None:
     parties = election.parties_in_ballot_order
-    numbers = max(election.max_list_length, 1)
+    # Every PR ballot prints the rule's full grid (54 in kg2021), whatever the lists'
+    # lengths: a voter can mark any printed number, and the reader must see it.
+    numbers = RuleSet.named(election.rules).validity.preference_boxes
     grid_rows = math.ceil(numbers / _GRID_COLUMNS)
     part2_height = 12.0 + grid_rows * _GRID_PITCH
     sheet.texts.append(_heading(top + 4.0, _label("part1")))

@@ -12,7 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from election.errors import PcosLabError
-from pcos.commands import ballot_cmds, demo_cmds, election_cmds, server_cmds, transport_cmds
+from pcos.commands import (
+    ballot_cmds,
+    demo_cmds,
+    device_cmds,
+    election_cmds,
+    server_cmds,
+    transport_cmds,
+)
 
 EXIT_USAGE = 2
 
@@ -36,7 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
     commands.required = True
-    for module in (demo_cmds, election_cmds, ballot_cmds, server_cmds, transport_cmds):
+    for module in (
+        demo_cmds,
+        election_cmds,
+        ballot_cmds,
+        device_cmds,
+        transport_cmds,
+        server_cmds,
+    ):
         module.register(commands)
     return parser
 
