@@ -25,10 +25,9 @@ from typing import Any
 
 import cbor2
 import numpy as np
-from Crypto.PublicKey import ECC
-from Crypto.Signature import eddsa
 
 from device.errors import SignedReportError
+from transport.crypto import SigningKey, VerifyKey
 
 QR_PREFIX = "PCR1:"
 B64_BEGIN = "-- SIGNED RESULTS (base64) --"
@@ -37,14 +36,12 @@ _B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _B45_INDEX = {c: i for i, c in enumerate(_B45)}
 
 
-class UnitKey:
-    """A unit's signing key, kept in its memory as the 32-byte RFC 8032 seed."""
+class UnitKey(SigningKey):
+    """A unit's signing key, kept in its memory as the 32-byte RFC 8032 seed.
 
-    def __init__(self, seed: bytes) -> None:
-        if len(seed) != 32:
-            raise ValueError("an Ed25519 seed is 32 bytes")
-        self._key = ECC.construct(curve="Ed25519", seed=seed)
-        self.seed = seed
+    The same identity key signs the paper report and the transport packets, so an
+    observer's photo and the server's record name one key.
+    """
 
     @classmethod
     def generate(cls) -> UnitKey:
@@ -55,13 +52,6 @@ class UnitKey:
         """A reproducible key for simulations and tests (never for a real unit)."""
         return cls(hashlib.sha256(b"pcos-lab test key\0" + label.encode()).digest())
 
-    @property
-    def public(self) -> bytes:
-        return self._key.public_key().export_key(format="raw")
-
-    def sign(self, message: bytes) -> bytes:
-        return eddsa.new(self._key, "rfc8032").sign(message)
-
 
 def key_fingerprint(public: bytes) -> str:
     """How a key is named on paper and in the key registry: SHA-256 hex of the raw key."""
@@ -70,10 +60,9 @@ def key_fingerprint(public: bytes) -> str:
 
 def verify_signature(public: bytes, message: bytes, signature: bytes) -> bool:
     try:
-        eddsa.new(eddsa.import_public_key(public), "rfc8032").verify(message, signature)
+        return VerifyKey(public).verify(message, signature)
     except ValueError:
         return False
-    return True
 
 
 # Envelope ---------------------------------------------------------------------------------
