@@ -8,8 +8,10 @@ photo or a transcription alike.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -132,3 +134,14 @@ def image(report: Report, election: Election, module_px: int = 4) -> np.ndarray:
     left = (width - qr.shape[1]) // 2
     canvas[top : top + qr.shape[0], left : left + qr.shape[1]] = qr
     return canvas
+
+
+def save(report: Report, election: Election, folder: Path) -> tuple[Path, Path]:
+    """Print a report to files, as the unit's printer would on paper: ``KIND.txt`` (the
+    tape) and ``KIND.json`` (what the unit transmits and the website shows)."""
+    kind = report.body["kind"]
+    tape_path, json_path = folder / f"{kind}.txt", folder / f"{kind}.json"
+    tape_path.write_text(render(report, election), encoding="utf-8")
+    text = json.dumps(report.to_json(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    json_path.write_text(text, encoding="utf-8")
+    return tape_path, json_path

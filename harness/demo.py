@@ -1,201 +1,61 @@
-"""The demo job: one seeded election, from definition to seats, with files to look at.
+"""`make demo`: the spine on the embedded defaults, ending with results and where to look.
 
-This first version runs the ground-truth path (scenario → ballots → votes → tallies →
-seats); later stages of the project put the scanner, the modem and the server between
-the votes and the tallies.  Every step reports its progress and time, and every file it
-writes is listed at the end.
+Election night end to end (harness/election_night.py), then the printed results as the
+server published them, a few sample ballots to look at, and the report files.  The
+server keeps serving until the caller stops it, so the website can be browsed.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from election import definition
-from election.layout import layout_for
-from election.model import BallotKind, BallotStyle, Election
-from election.results import ElectionResults, compute
-from election.rules import RuleSet
-from election.seats import SmdStatus
-from election.stylecode import election_tag
-from election.summary import summarize
-from fixtures import marks, render, scan, scenario, votes
+from harness import election_night, reports
 
 Echo = Callable[[str], None]
 
 
 @dataclass
 class DemoRun:
-    """What the demo produced: the results and every file written."""
+    """The night's run plus the files the demo wrote for people to read."""
 
-    election: Election
-    results: ElectionResults
-    files: list[Path] = field(default_factory=list)
-
-
-class _Steps:
-    """Numbered progress lines with timings, so a long run shows where it is."""
-
-    def __init__(self, total: int, echo: Echo) -> None:
-        self.total, self.echo, self.n = total, echo, 0
-
-    @contextmanager
-    def step(self, what: str) -> Iterator[None]:
-        self.n += 1
-        start = time.perf_counter()
-        self.echo(f"[{self.n}/{self.total}] {what} …")
-        yield
-        self.echo(f"      done in {time.perf_counter() - start:.2f} s")
+    night: election_night.NightRun
+    files: dict[str, Path] = field(default_factory=dict)
 
 
-def run(scale: str, seed: int, out_dir: Path, echo: Echo = print) -> DemoRun:
-    """Build, mark, scan, count and allocate; write everything under ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    steps = _Steps(5, echo)
-    with steps.step(f"building the kg2021 scenario at {scale} scale (seed {seed})"):
-        election = scenario.build("kg2021", scale, seed=seed)
-        files = [definition.save(election, out_dir / "election.json")]
-    echo(summary_text(election))
-
-    with steps.step("generating every polling station's votes (ground truth)"):
-        truth = votes.generate(election, seed=seed)
-    echo(
-        f"      {len(truth.decs):,} DECs, {truth.participants:,} participants "
-        f"({truth.participants / sum(d.roll_pr for d in election.decs):.2%} of the roll)"
-    )
-
-    with steps.step("rendering, marking and scanning sample ballots"):
-        files += _sample_ballots(election, truth, seed, out_dir / "ballots")
-    echo(f"      {len(files) - 1} files in {out_dir / 'ballots'}")
-
-    with steps.step("tallying and allocating seats"):
-        results = compute(election, truth.decs.values(), RuleSet.named(election.rules))
-
-    with steps.step("writing reports"):
-        files += _write_reports(election, results, out_dir)
-    return DemoRun(election, results, files)
-
-
-def summary_text(election: Election) -> str:
-    s = summarize(election)
-    rows = [
-        f"      {name:<24} {g['districts']:>3} districts {g['smd_candidates']:>4} SMD candidates "
-        f"{g['decs']:>5} DECs {g['roll_smd']:>10,} voters"
-        for name, g in s["by_seed_region"].items()
-    ]
-    return "\n".join(
-        [
-            f"      {s['seats']['total']} seats ({s['seats']['pr']} PR + {s['seats']['smd']} SMD), "
-            f"{s['parties']} parties, {s['list_candidates']:,} list candidates, "
-            f"{s['smd_candidates']:,} SMD candidates",
-            f"      {s['decs']['total']:,} DECs ({s['decs']['home']:,} home + "
-            f"{s['decs']['abroad']:,} abroad); roll {s['rolls']['single_constituency']:,} "
-            f"(abroad {s['rolls']['abroad']:,}, SMD {s['rolls']['smd']:,}); "
-            f"{s['units']['total']:,} PCOS units",
-            *rows,
-        ]
-    )
-
-
-def _sample_ballots(
-    election: Election, truth: votes.GroundTruth, seed: int, folder: Path
-) -> list[Path]:
-    """The first home DEC's first ballots, both kinds and languages: printed, marked by a
-    typical voter, and fed through a typical scanner."""
-    folder.mkdir(parents=True, exist_ok=True)
-    dec = next(d for d in election.decs if not d.abroad)
-    tag = election_tag(definition.fingerprint(election))
-    rng = np.random.default_rng(seed)
-    files = []
-    for kind in BallotKind:
-        contest = "PR" if kind is BallotKind.PR else f"SMD-{dec.district:02d}"
-        sample = votes.ballots(truth, dec.number, contest)
-        for language, ballot in zip(("ky", "ru"), sample, strict=False):
-            style = BallotStyle(kind, language, dec.district if kind is BallotKind.SMD else None)
-            layout = layout_for(election, style, dec=dec.number, election_tag=tag)
-            stem = folder / f"{kind.value.lower()}-{language}-dec{dec.number}"
-            specs = marks.marks_for(ballot, layout, marks.policy("typical"), rng)
-            page = render.render(layout, language, 200, specs, seed=seed)
-            scanned = scan.scan(page, 200, "typical", rng)
-            pdf = stem.with_name(stem.name + "-blank.pdf")
-            pdf.write_bytes(render.render_pdf(layout, language))
-            marked, scanned_png = stem.with_suffix(".marked.png"), stem.with_suffix(".scan.png")
-            marked.write_bytes(render.encode_png(page, 200))
-            scanned_png.write_bytes(render.encode_png(scanned.image, 200))
-            files += [pdf, marked, scanned_png]
-    return files
-
-
-def seats_text(election: Election, results: ElectionResults) -> str:
-    """The PR table and the SMD outcomes, as a person reads them."""
-    alloc = results.allocation
-    lines = [
-        f"PR: {alloc.seats} seats; threshold {float(alloc.rules.national_threshold):.0%} of "
-        f"{alloc.threshold_base:,} {alloc.rules.threshold_base.value.replace('_', ' ')} = "
-        f"{float(alloc.rules.national_threshold * alloc.threshold_base):,.0f} votes; "
-        f"regional threshold {alloc.regional.value}; quota "
-        f"{float(alloc.quota or 0):,.2f}; cap {alloc.cap}",
-        f"  {'#':>2}  {'party':<22} {'votes':>9} {'share':>7}  {'seats':>5}",
-    ]
-    for row in sorted(alloc.parties, key=lambda p: -p.votes):
-        name = election.party(row.party).name
-        mark = f"{row.seats:>5}" if row.qualified else "    -"
-        share = float(row.share)
-        lines.append(
-            f"  {row.ballot_position:>2}  {name[:22]:<22} {row.votes:>9,} {share:>7.2%}  {mark}"
-        )
-    against = results.pr.votes.get("AGAINST_ALL", 0)
-    lines.append(f"      {'against all':<22} {against:>9,} {against / results.participants:>7.2%}")
-    lines.append(f"      {'invalid (blank, over)':<22} {results.pr.invalid:>9,}")
-    elected = sum(r.status is SmdStatus.ELECTED for r in results.smd.values())
-    lines.append("")
-    lines.append(f"SMD: {elected} of {len(results.smd)} districts elected a member")
-    for contest, r in results.smd.items():
-        if r.status is not SmdStatus.ELECTED:
-            lines.append(
-                f"  {contest}: {r.status.value} (against all {r.against_all:,}, "
-                f"best candidate {r.standings[0][1] if r.standings else 0:,})"
-            )
-    return "\n".join(lines)
-
-
-def _write_reports(election: Election, results: ElectionResults, out_dir: Path) -> list[Path]:
-    seats_txt = out_dir / "seats.txt"
-    seats_txt.write_text(
-        seats_text(election, results) + "\n\n" + results.allocation.explain() + "\n",
-        encoding="utf-8",
-    )
-    data = {
-        "election": election.id,
-        "fingerprint": definition.fingerprint(election),
-        "decs_counted": results.decs_counted,
-        "participants": results.participants,
-        "pr_tally": results.pr.to_json(),
-        "pr_allocation": results.allocation.to_dict(),
-        "members": {
-            party: [
-                {
-                    "position": e.candidate.position,
-                    "name": e.candidate.name,
-                    "votes": e.preference_votes,
-                }
-                for e in seats.elected
-            ]
-            for party, seats in results.members.items()
-        },
-        "smd": {
-            contest: {"status": r.status.value, "winner": r.winner, "against_all": r.against_all}
-            for contest, r in results.smd.items()
-        },
+def run(options: election_night.NightOptions, echo: Echo = print) -> DemoRun:
+    night = election_night.run(options, echo)
+    results = night.server.service.snapshot.results
+    out = options.out
+    reports.sample_ballots(night.election, night.truth, options.seed, out / "ballots")
+    seats_txt, results_json = reports.write_reports(night.election, results, out)
+    files = {
+        "election definition": out / "election.json",
+        "unit reports (tape text + JSON)": out / "units",
+        "sample ballots (PDF, marked and scanned PNG)": out / "ballots",
+        "seats report": seats_txt,
+        "results (JSON)": results_json,
+        "server database": night.db,
     }
-    results_json = out_dir / "results.json"
-    results_json.write_text(
-        json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8"
-    )
-    return [seats_txt, results_json]
+    return DemoRun(night, files)
+
+
+def closing_text(demo: DemoRun) -> str:
+    """Results, the verdict of the ground-truth check, and where to look."""
+    night = demo.night
+    results = night.server.service.snapshot.results
+    lines = ["", reports.seats_text(night.election, results), ""]
+    if night.mismatches:
+        lines += ["SPINE CHECK FAILED: the server's totals differ from the ground truth:"]
+        lines += [f"  {m}" for m in night.mismatches]
+    else:
+        ballots = sum(u.ballots for u in night.units)
+        lines.append(
+            f"Spine check passed: {ballots:,} ballots through {len(night.units)} units, modems "
+            "and the server; every published total equals the ground truth."
+        )
+    lines += ["", "Where to look:", f"  website              {night.url}/"]
+    width = max(len(k) for k in demo.files)
+    lines += [f"  {name:<{width}}  {path}" for name, path in demo.files.items()]
+    return "\n".join(lines)

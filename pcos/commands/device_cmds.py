@@ -230,11 +230,7 @@ def _unit(args: argparse.Namespace, election: Election, *, images: bool = False)
 def _save(unit: Pcos, report: Report, election: Election) -> None:
     if not isinstance(unit.storage, DirStorage):
         return
-    kind = report.body["kind"]
-    root = unit.storage.root
-    (root / f"{kind}.txt").write_text(tape.render(report, election), encoding="utf-8")
-    text = json.dumps(report.to_json(), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    (root / f"{kind}.json").write_text(text, encoding="utf-8")
+    tape.save(report, election, unit.storage.root)
 
 
 # Commands -------------------------------------------------------------------------------

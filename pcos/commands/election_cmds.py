@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from election import definition
 from election.summary import summarize
-from pcos.commands.common import add_election_source, add_json, emit, load_election, table
+from pcos.commands.common import (
+    add_election_source,
+    add_json,
+    add_seed,
+    emit,
+    load_election,
+    table,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -38,6 +46,24 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_json(summary)
     summary.set_defaults(run=_summary)
 
+    results = sub.add_parser(
+        "results",
+        help="tally the seeded ground truth and allocate seats (no machines involved)",
+        description=(
+            "Generate every DEC's votes, tally them exactly as marked, allocate PR seats and "
+            "decide the districts: the yardstick the scanners and the server are measured "
+            "against. At national scale it reproduces the 2021 seat split."
+        ),
+    )
+    results.add_argument(
+        "--scale", default="national", help="tiny, oblast or national (default: national)"
+    )
+    add_seed(results)
+    results.add_argument(
+        "--out", default="var/ground-truth", help="output folder (default: var/ground-truth)"
+    )
+    results.set_defaults(run=_results)
+
     validate = sub.add_parser(
         "validate",
         help="check a definition file and name the first bad field",
@@ -61,6 +87,16 @@ def _summary(args: argparse.Namespace) -> int:
     data = summarize(election)
     data["fingerprint"] = definition.fingerprint(election)
     emit(args, data, _summary_text)
+    return 0
+
+
+def _results(args: argparse.Namespace) -> int:
+    from harness import ground_truth, reports
+
+    run = ground_truth.run(args.scale, args.seed, Path(args.out), echo=print)
+    print()
+    print(reports.seats_text(run.election, run.results))
+    print(f"\nfiles: {', '.join(str(f) for f in run.files[-2:])}")
     return 0
 
 
