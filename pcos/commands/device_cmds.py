@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device import auditlog, tape, testdeck
+from device import auditlog, tape, testdeck, uplink
 from device.clock import Clock, FakeClock, SystemClock
 from device.errors import DeviceError, SignedReportError
 from device.hardware import (
@@ -33,13 +33,15 @@ from device.machine import Outcome, Pcos, UnitConfig, stored_config
 from device.reports import Report, compare, open_signed
 from device.screen import render as screen
 from device.session import Session, run
-from device.signing import envelope_from_text, read_qr
+from device.signing import UnitKey, envelope_from_text, read_qr
 from device.states import State
 from device.storage import DirStorage, SimStorage
 from election.definition import fingerprint
 from election.model import Election
 from election.rules import InvalidBallotPolicy, RuleSet
-from pcos.commands.common import add_election_source, add_json, load_election
+from pcos.commands.common import add_election_source, add_json, emit, load_election
+from pcos.commands.transport_cmds import add_link_arguments, transmit
+from transport.keys import KeyStore
 
 REFRESH_S = 0.2
 
@@ -71,6 +73,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="with --generate: render, scan and read every ballot (default: intent mode)",
     )
     p.add_argument("--jam-every", type=int, default=0, metavar="N", help="jam every N-th sheet")
+    p.add_argument(
+        "--keys",
+        metavar="DIR",
+        help="on first power-on take the unit's identity key from this key store (see 'pcos "
+        "keys provision'), so the server knows it; default: the unit makes its own key",
+    )
     p.add_argument("--keep-open", action="store_true", help="do not close the polls at the end")
     p.add_argument("--quiet", action="store_true", help="print only the final summary line")
     add_json(p)
@@ -86,6 +94,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--png", metavar="FILE", help="also write the tape with its QR code as PNG")
     add_json(p)
     p.set_defaults(run=_report)
+
+    p = sub.add_parser(
+        "transmit",
+        help="send a unit's zero and final reports to the central server through its modem",
+        description=(
+            "Dial the server (e.g. the pty of 'pcos modem') and send the zero report, the "
+            "final report and the audit-log head, signed and encrypted; the unit journals "
+            "the transmission once every message is acknowledged."
+        ),
+    )
+    _unit_options(p)
+    add_link_arguments(p)
+    add_json(p)
+    p.set_defaults(run=_transmit)
 
     p = sub.add_parser(
         "takeover",
@@ -222,8 +244,18 @@ def _unit(args: argparse.Namespace, election: Election, *, images: bool = False)
     rules = _rules(args, election)
     reader = ImageReader(election, config.dec, rules) if images else None
     feeder = Feeder(jam_every=getattr(args, "jam_every", 0))
+    key = None
+    if getattr(args, "keys", None):
+        key = UnitKey(KeyStore(Path(args.keys)).unit_key(config.unit).sign.seed)
     return Pcos(
-        config, election, storage, reader=reader, clock=_clock(args), rules=rules, feeder=feeder
+        config,
+        election,
+        storage,
+        reader=reader,
+        clock=_clock(args),
+        rules=rules,
+        feeder=feeder,
+        key=key,
     )
 
 
@@ -284,6 +316,43 @@ def _run(args: argparse.Namespace) -> int:
         print(
             f"memory: {unit.storage.where('')}  ({len(session.outcomes)} sheets, {elapsed:.2f} s)"
         )
+    return 0
+
+
+def _transmit(args: argparse.Namespace) -> int:
+    election = load_election(args)
+    unit = _unit(args, election)
+    result = unit.power_on()
+    if not result.ok:
+        raise DeviceError(f"the unit fails its self-test: {result.failures()}")
+    if unit.key is None:
+        raise DeviceError("the unit has no identity key")
+    zero_json = unit.storage.root / "zero.json"
+    if not zero_json.exists():
+        raise DeviceError(f"no printed zero report at {zero_json}: run 'pcos device run' first")
+    fingerprint = unit.fingerprint
+    receipts: list = []
+
+    def deliver(messages: list) -> None:
+        receipts.extend(transmit(args, unit.config.unit, fingerprint, unit.config.dec, messages))
+
+    deliver([uplink.zero_message(json.loads(zero_json.read_text(encoding="utf-8")))])
+    sequence = unit.transmit(lambda report: deliver(uplink.closing_messages(report)))
+    unit.power_off()
+    summary = {
+        "unit": unit.config.unit,
+        "dec": unit.config.dec,
+        "final_report_sequence": sequence,
+        "acknowledged": [{"seq": r.seq, "accepted_at": r.accepted_at} for r in receipts],
+    }
+    emit(
+        args,
+        summary,
+        lambda s: (
+            f"{s['unit']}: {len(s['acknowledged'])} messages acknowledged "
+            f"(final report #{s['final_report_sequence']})\n"
+        ),
+    )
     return 0
 
 
