@@ -15,6 +15,7 @@ from election.model import LANGUAGES, PR_CONTEST_ID, BallotKind, BallotStyle, El
 from fixtures import marks as marks_mod
 from fixtures import render as render_mod
 from fixtures import scan as scan_mod
+from pcos.commands import ballot_read
 from pcos.commands.common import add_election_source, add_json, add_seed, emit, load_election
 
 
@@ -81,6 +82,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_seed(scan)
     add_json(scan)
     scan.set_defaults(run=_scan)
+
+    ballot_read.register_read(sub)
 
 
 def _add_style_options(parser: argparse.ArgumentParser) -> None:
