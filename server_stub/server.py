@@ -1,7 +1,8 @@
 """`pcos server`: the results website (uvicorn) and the modem gateway, in one process.
 
 Both listen on loopback only.  The gateway is transport's, with the intake as its sink
-and replay state, so a unit's ACK leaves only after its report is committed.  The
+and replay state, so a unit's ACK leaves only after its report is committed; it verifies
+packets in one process per core and stores them with group commits.  The
 publisher refreshes the snapshot in the background, once a second at most.  Run as
 ``python -m server_stub.server --election FILE`` (what ``pcos server`` calls after it
 has built or loaded the election), it prints one JSON line with the addresses once both
@@ -143,9 +144,20 @@ class Running:
         self.service.close()
 
 
-def start(service: ResultsService, args: argparse.Namespace) -> Running:
+def start(
+    service: ResultsService,
+    args: argparse.Namespace,
+    *,
+    workers: int | None = None,
+    max_batch: int = 256,
+) -> Running:
     """Start the gateway, the publisher and the website (in a thread); returns once the
-    website accepts connections."""
+    website accepts connections.
+
+    ``workers`` verifier processes (default: one per core) and ``max_batch`` packets per
+    group commit configure the gateway; the benchmark sets them to 0 and 1 to measure
+    the one-packet-at-a-time path beside the default.
+    """
     gateway = Gateway(
         service.registry,
         service.intake,
@@ -154,6 +166,8 @@ def start(service: ResultsService, args: argparse.Namespace) -> Running:
         service.intake,
         host=args.host,
         port=args.gateway_port,
+        workers=(os.cpu_count() or 1) if workers is None else workers,
+        max_batch=max_batch,
     )
     gateway.start()
     service.publisher.start(args.refresh)

@@ -15,14 +15,23 @@ accepted as a duplicate carrying the ACK sent the first time; for a new packet t
 stores it durably and only then calls :func:`acknowledge`, which records the (unit, seq)
 and returns the ACK to send.  A durable replay state should commit that record in the
 same transaction as the stored packet.
+
+:func:`verify` is three stages, public so that a busy server can spread them: the cheap
+:func:`screen` (framing to registry), the costly :func:`unseal` (AEAD, signature,
+election), which reads no shared state and so can run in parallel, even in another
+process, and :func:`check_replay`, which must see every earlier acceptance.
+:func:`settle` runs the last stage for a group of packets and stores the new ones with
+one commit (group commit), releasing no ACK before that commit returns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from transport import frames
+from transport.crypto import AgreementKey, VerifyKey
 from transport.errors import (
     BadFrame,
     BadSignature,
@@ -32,10 +41,12 @@ from transport.errors import (
     Rejected,
     SeqReused,
     StaleSeq,
+    StoreFailed,
     WrongElection,
 )
 from transport.keys import Registry, ServerKeys
 from transport.packet import (
+    Envelope,
     Header,
     MessageType,
     content_digest,
@@ -56,12 +67,8 @@ class Accepted:
     ack: bytes
 
 
-class ReplayState(Protocol):
-    """Per-unit memory of accepted sequence numbers and nonces.
-
-    The server provides a durable (SQLite) implementation; :class:`MemoryReplayState`
-    is for tests and the in-process gateway.
-    """
+class ReplayView(Protocol):
+    """What the receiver reads of its memory of accepted packets (see :class:`ReplayState`)."""
 
     def accepted(self, unit: str, seq: int) -> Accepted | None:
         """The record of (unit, seq) if it was accepted."""
@@ -74,6 +81,15 @@ class ReplayState(Protocol):
     def nonce_used(self, unit: str, nonce: bytes) -> bool:
         """Whether an accepted packet of ``unit`` carried ``nonce``."""
         ...
+
+
+@runtime_checkable
+class ReplayState(ReplayView, Protocol):
+    """Per-unit memory of accepted sequence numbers and nonces that can also record.
+
+    :class:`MemoryReplayState` is for tests and the in-process gateway; the server's
+    durable store is a :class:`ReplayView` that records through its commits instead.
+    """
 
     def record(self, unit: str, seq: int, nonce: bytes, accepted: Accepted) -> None:
         """Remember an accepted packet (called by :func:`acknowledge` only)."""
@@ -111,12 +127,43 @@ class MemoryReplayState:
         )
 
 
+@dataclass
+class Overlay:
+    """A group's acceptances staged over a :class:`ReplayView` until they are committed.
+
+    Later packets of the group see the staged ones (a retransmission racing its original
+    is a duplicate, not a second acceptance); the view itself changes only when the
+    group's commit does.
+    """
+
+    base: ReplayView
+    _staged: MemoryReplayState = field(default_factory=MemoryReplayState)
+
+    def accepted(self, unit: str, seq: int) -> Accepted | None:
+        return self._staged.accepted(unit, seq) or self.base.accepted(unit, seq)
+
+    def highest_seq(self, unit: str) -> int:
+        return max(self._staged.highest_seq(unit), self.base.highest_seq(unit))
+
+    def nonce_used(self, unit: str, nonce: bytes) -> bool:
+        return self._staged.nonce_used(unit, nonce) or self.base.nonce_used(unit, nonce)
+
+    def record(self, unit: str, seq: int, nonce: bytes, accepted: Accepted) -> None:
+        self._staged.record(unit, seq, nonce, accepted)
+
+    def touches(self, unit: str) -> bool:
+        """Whether the group staged anything of ``unit`` (so a verdict on it depends on
+        the group's commit)."""
+        return self._staged.highest_seq(unit) > 0
+
+
 @dataclass(frozen=True)
 class VerifiedPacket:
     """A packet whose signature, encryption, election and sequence all check out.
 
     ``duplicate`` packets were accepted before: store nothing, send ``ack`` again.
-    ``packet`` is the signed bytes as received, the evidence to keep.
+    ``packet`` is the signed bytes as received, the evidence to keep; ``plaintext`` is
+    the payload's deterministic encoding, so a store need not encode it again.
     """
 
     header: Header
@@ -124,6 +171,7 @@ class VerifiedPacket:
     digest: bytes
     message_id: bytes
     packet: bytes
+    plaintext: bytes
     duplicate: bool = False
     ack: bytes | None = None
 
@@ -154,10 +202,40 @@ def unframe(data: bytes) -> bytes:
     return frame.data
 
 
+@dataclass(frozen=True)
+class Opened:
+    """What :func:`unseal` proves of a packet: its payload, that payload's encoding, and
+    the content digest."""
+
+    payload: dict[str, Any]
+    plaintext: bytes
+    digest: bytes
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A packet that passed :func:`screen`, with the key its signature must verify under."""
+
+    packet: bytes
+    envelope: Envelope
+    key: VerifyKey
+
+    def verified(self, opened: Opened) -> VerifiedPacket:
+        """The packet once :func:`unseal` has opened it (the replay state not yet asked)."""
+        return VerifiedPacket(
+            self.envelope.header,
+            opened.payload,
+            opened.digest,
+            message_id(self.packet),
+            self.packet,
+            opened.plaintext,
+        )
+
+
 def verify(
     data: bytes,
     registry: Registry,
-    replay: ReplayState,
+    replay: ReplayView,
     *,
     server: ServerKeys,
     election: str,
@@ -167,31 +245,61 @@ def verify(
     Raises a :class:`~transport.errors.Rejected` subclass, and nothing else, for any
     input.  Reads ``replay`` but never writes it.
     """
+    return check_replay(authenticate(data, registry, server=server, election=election), replay)
+
+
+def authenticate(
+    data: bytes, registry: Registry, *, server: ServerKeys, election: str
+) -> VerifiedPacket:
+    """Every check of :func:`verify` except the replay state's."""
+    screened = screen(data, registry)
+    return screened.verified(unseal(screened.envelope, screened.key, server.kex, election))
+
+
+def screen(data: bytes, registry: Registry) -> Screened:
+    """The cheap checks, in order: framing, packet structure, version, type, and a
+    registered, unrevoked unit (whose key :func:`unseal` then needs)."""
     packet = unframe(data)
     envelope = parse(packet)
     header = envelope.header
-    where = {"unit": header.unit, "seq": header.seq}
     if not header.type.from_unit:
-        raise BadType(f"a unit cannot send {header.type.name}", **where)
-    key = registry.verify_key(header.unit)
-    payload, plaintext = open_body(envelope, server.kex)
+        raise BadType(f"a unit cannot send {header.type.name}", unit=header.unit, seq=header.seq)
+    return Screened(packet, envelope, registry.verify_key(header.unit))
+
+
+def unseal(envelope: Envelope, key: VerifyKey, server_kex: AgreementKey, election: str) -> Opened:
+    """The costly checks, in order: AEAD and payload, signature, election.
+
+    Reads no state but its arguments, so packets can be unsealed in parallel.
+    """
+    header = envelope.header
+    payload, plaintext = open_body(envelope, server_kex)
     if not key.verify(envelope.signed_bytes, envelope.signature):
-        raise BadSignature("signature does not verify under the unit's key", **where)
+        raise BadSignature(
+            "signature does not verify under the unit's key", unit=header.unit, seq=header.seq
+        )
     if header.election != election:
-        raise WrongElection(f"packet is for election {header.election[:16]}…", **where)
-    digest = content_digest(header, plaintext)
-    verified = VerifiedPacket(header, payload, digest, message_id(packet), packet)
+        raise WrongElection(
+            f"packet is for election {header.election[:16]}…", unit=header.unit, seq=header.seq
+        )
+    return Opened(payload, plaintext, content_digest(header, plaintext))
+
+
+def check_replay(packet: VerifiedPacket, replay: ReplayView) -> VerifiedPacket:
+    """The last check: a duplicate (with the first ACK), a new packet, or a refusal."""
+    header = packet.header
+    where = {"unit": header.unit, "seq": header.seq}
     previous = replay.accepted(header.unit, header.seq)
     if previous is not None:
-        if previous.digest != digest:
+        if previous.digest != packet.digest:
             raise SeqReused(f"seq {header.seq} was accepted with other content", **where)
-        return replace(verified, duplicate=True, ack=previous.ack)
+        return replace(packet, duplicate=True, ack=previous.ack)
     if header.seq <= replay.highest_seq(header.unit):
         raise StaleSeq(f"seq {header.seq} is below the highest accepted", **where)
     assert header.nonce is not None  # every unit header has one
     if replay.nonce_used(header.unit, header.nonce):
         raise NonceReused(f"nonce {header.nonce.hex()} was used before", **where)
-    return verified
+    return packet
 
 
 def acknowledge(packet: VerifiedPacket, replay: ReplayState, server: ServerKeys, now: int) -> bytes:
@@ -220,3 +328,82 @@ def refuse(error: Rejected, message: bytes, server: ServerKeys, election: str, n
     header = Header(MessageType.NACK, unit, election, 0, error.seq or 0, now)
     body = {"code": error.wire, "name": error.code, "reason": str(error)[:200], "msg": message}
     return sign_reply(header, body, server.sign)
+
+
+# Group commit ------------------------------------------------------------------------------
+
+Staged = tuple[VerifiedPacket, Accepted]
+Commit = Callable[[Sequence[Staged]], None]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to one packet of a group: the reply to send and what it says.
+
+    ``status`` is ``accepted``, ``duplicate`` or the refusal's code (``error``).
+    """
+
+    reply: bytes
+    status: str
+    error: Rejected | None = None
+
+    @property
+    def transient(self) -> bool:
+        return self.error is not None and self.error.transient
+
+
+def settle(
+    group: Sequence[tuple[bytes, VerifiedPacket | Rejected]],
+    replay: ReplayView,
+    commit: Commit,
+    server: ServerKeys,
+    election: str,
+    now: int,
+) -> list[Verdict]:
+    """Check a group of (message id, authenticated packet or its refusal) against the
+    replay state in order, store the new packets with one ``commit``, then answer each.
+
+    ``commit`` stores every packet with its replay record (ACK bytes included) durably,
+    all or nothing, or raises.  No ACK is released before it returns.  If it raises,
+    every new packet gets a transient ``store-failed`` NACK, and so does every verdict
+    that leaned on the group's own staged acceptances (a duplicate of one, or a seq
+    made stale by one): without them it could have been an acceptance.
+    """
+    overlay = Overlay(replay)
+    answers: dict[int, Verdict] = {}
+    fresh: list[tuple[int, VerifiedPacket, Accepted]] = []
+    leaning: list[tuple[int, VerifiedPacket]] = []
+    for index, (message, item) in enumerate(group):
+        if isinstance(item, Rejected):
+            answers[index] = _refusal(item, message, server, election, now)
+            continue
+        if overlay.touches(item.unit):
+            leaning.append((index, item))
+        try:
+            packet = check_replay(item, overlay)
+        except Rejected as exc:
+            answers[index] = _refusal(exc, message, server, election, now)
+            continue
+        if packet.duplicate:
+            assert packet.ack is not None
+            answers[index] = Verdict(packet.ack, "duplicate")
+        else:
+            ack = acknowledge(packet, overlay, server, now)
+            fresh.append((index, packet, Accepted(packet.digest, ack)))
+    try:
+        if fresh:
+            commit([(packet, accepted) for _, packet, accepted in fresh])
+    except Exception as exc:  # any failure to store is the sender's cue to retry later
+        for index, packet in [(i, p) for i, p, _ in fresh] + leaning:
+            error = StoreFailed(f"store failed: {exc}", unit=packet.unit, seq=packet.seq)
+            answers[index] = _refusal(error, group[index][0], server, election, now)
+    else:
+        for index, _, accepted in fresh:
+            answers[index] = Verdict(accepted.ack, "accepted")
+    return [answers[index] for index in range(len(group))]
+
+
+def _refusal(
+    error: Rejected, message: bytes, server: ServerKeys, election: str, now: int
+) -> Verdict:
+    return Verdict(refuse(error, message, server, election, now), error.code, error)

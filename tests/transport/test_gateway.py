@@ -1,0 +1,253 @@
+"""The gateway's group commit and verifier processes.
+
+Packets arriving while a group is being stored are stored together with one commit, and
+none of them is answered before that commit returns; a failing store (or replay record)
+earns transient NACKs and leaves nothing remembered; the verifier processes give the
+same answers as verification in the connection thread.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from tests.transport.conftest import ELECTION
+from transport import frames, intake
+from transport.crypto import VerifyKey
+from transport.gateway import Gateway, MemorySink
+from transport.intake import Accepted, MemoryReplayState, Staged
+from transport.keys import KeyStore
+from transport.packet import Header, MessageType, Reply, read_reply, seal
+
+
+def deliver(gateway: Gateway, packet: bytes) -> list[bytes]:
+    """Feed a packet's frames to the gateway; returns the reply frames to the poll."""
+    replies: list[bytes] = []
+    for chunk in frames.split(packet):
+        replies = gateway.receive(frames.encode(chunk))
+    return replies
+
+
+def reply_of(store, wires: list[bytes]) -> Reply:
+    reassembler = frames.Reassembler()
+    for wire in wires:
+        frame = frames.decode(wire)
+        assert isinstance(frame, frames.Chunk)
+        packet = reassembler.add(frame)
+    assert packet is not None
+    return read_reply(packet, VerifyKey(store.server_public().sign))
+
+
+class GatedStore:
+    """A BatchStore whose first commit waits for :attr:`release`; remembers every batch."""
+
+    def __init__(self) -> None:
+        self.replay = MemoryReplayState()
+        self.batches: list[list[tuple[str, int]]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.fail: Exception | None = None
+
+    def accepted(self, unit: str, seq: int) -> Accepted | None:
+        return self.replay.accepted(unit, seq)
+
+    def highest_seq(self, unit: str) -> int:
+        return self.replay.highest_seq(unit)
+
+    def nonce_used(self, unit: str, nonce: bytes) -> bool:
+        return self.replay.nonce_used(unit, nonce)
+
+    def commit(self, batch: Sequence[Staged]) -> None:
+        self.entered.set()
+        self.release.wait(10)
+        if self.fail is not None:
+            raise self.fail
+        self.batches.append([(p.unit, p.seq) for p, _ in batch])
+        for packet, accepted in batch:
+            assert packet.header.nonce is not None
+            self.replay.record(packet.unit, packet.seq, packet.header.nonce, accepted)
+
+
+def gateway_on(store, sink, replay=None, **options) -> Gateway:
+    replay = sink if replay is None else replay
+    return Gateway(store.registry(), replay, store.server_keys(), ELECTION, sink, **options)
+
+
+def send_in_threads(gateway: Gateway, packets: list[bytes]) -> tuple[list, list[threading.Thread]]:
+    answers: list = [None] * len(packets)
+
+    def send(i: int) -> None:
+        answers[i] = deliver(gateway, packets[i])
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(packets))]
+    for t in threads:
+        t.start()
+    return answers, threads
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> KeyStore:
+    keys = KeyStore(tmp_path_factory.mktemp("many"))
+    keys.provision([f"PCOS-{n:04d}" for n in range(11)], seed=3)
+    return keys
+
+
+def sealed(keys: KeyStore, unit: str, seq: int = 1) -> bytes:
+    header = Header(MessageType.RESULTS, unit, ELECTION, 1001, seq, 1_638_129_600)
+    return seal(header, {"votes": {"P01": seq}}, keys.unit_key(unit).sign, keys.server_public().kex)
+
+
+def test_packets_waiting_for_a_commit_are_stored_together_and_answered_after_it(many):
+    sink = GatedStore()
+    gateway = gateway_on(many, sink)
+    first, threads = send_in_threads(gateway, [sealed(many, "PCOS-0000")])
+    assert sink.entered.wait(10)  # the first packet's commit is in progress
+    others = [sealed(many, f"PCOS-{n:04d}") for n in range(1, 11)]
+    answers, more = send_in_threads(gateway, others)
+    while len(gateway._group._waiting) < len(others):  # all queued behind the commit
+        threading.Event().wait(0.01)
+    assert first == [None] and answers == [None] * len(others)  # nobody answered yet
+    sink.release.set()
+    for t in threads + more:
+        t.join(10)
+    assert sink.batches[0] == [("PCOS-0000", 1)]
+    assert sorted(sink.batches[1]) == [(f"PCOS-{n:04d}", 1) for n in range(1, 11)]
+    assert len(sink.batches) == 2
+    for wires in first + answers:
+        assert reply_of(many, wires).header.type is MessageType.ACK
+    assert gateway.groups == {1: 1, 10: 1}
+    assert gateway.stats["accepted"] == 11
+
+
+def test_a_failed_commit_earns_transient_nacks_and_remembers_nothing(store, make_packet):
+    sink = GatedStore()
+    sink.release.set()
+    sink.fail = OSError("disk full")
+    gateway = gateway_on(store, sink)
+    reply = reply_of(store, deliver(gateway, make_packet(1)))
+    assert reply.header.type is MessageType.NACK and reply.body["name"] == "store-failed"
+    assert sink.replay.snapshot() == MemoryReplayState().snapshot()
+    assert gateway.stats["store-failed"] == 1
+    sink.fail = None
+    packet = make_packet(1)
+    assert reply_of(store, deliver(gateway, packet)).header.type is MessageType.ACK
+    assert sink.batches == [[("PCOS-0001", 1)]]
+
+
+def test_a_failing_replay_record_earns_a_transient_nack_not_a_dead_thread(store, make_packet):
+    class BrokenReplay(MemoryReplayState):
+        def record(self, unit: str, seq: int, nonce: bytes, accepted: Accepted) -> None:
+            raise OSError("replay journal unwritable")
+
+    sink = MemorySink()
+    with (
+        gateway_on(store, sink, BrokenReplay()) as gateway,
+        socket.create_connection(gateway.address, timeout=10) as conn,
+    ):
+        for chunk in frames.split(make_packet(1)):
+            conn.sendall(frames.encode(chunk))
+        reader, wires = frames.FrameReader(), []
+        while not wires:
+            wires = reader.feed(conn.recv(4096))
+        nack = reply_of(store, wires)
+        assert nack.body["name"] == "store-failed" and nack.body["code"] == 64
+        for chunk in frames.split(make_packet(2)):  # the connection still serves
+            conn.sendall(frames.encode(chunk))
+        wires = []
+        while not wires:
+            wires = reader.feed(conn.recv(4096))
+        assert reply_of(store, wires).body["name"] == "store-failed"
+    assert gateway.stats["store-failed"] == 2
+
+
+def test_a_retransmission_in_the_same_group_is_a_duplicate_with_the_same_ack(store, make_packet):
+    staged = intake.Overlay(MemoryReplayState())
+    server = store.server_keys()
+    registry = store.registry()
+    packet = make_packet(1)
+    resealed = make_packet(1)  # same content, new nonce: what a unit sends after a timeout
+    group = [
+        (b"m" * 8, intake.authenticate(p, registry, server=server, election=ELECTION))
+        for p in (packet, resealed)
+    ]
+    committed: list[list[Staged]] = []
+    verdicts = intake.settle(
+        group, staged, lambda b: committed.append(list(b)), server, ELECTION, 5
+    )
+    assert [v.status for v in verdicts] == ["accepted", "duplicate"]
+    assert verdicts[0].reply == verdicts[1].reply
+    assert len(committed) == 1 and len(committed[0]) == 1
+
+
+def test_verdicts_that_leaned_on_a_failed_group_become_transient(store, make_packet):
+    server, registry = store.server_keys(), store.registry()
+    group = [
+        (
+            b"m" * 8,
+            intake.authenticate(make_packet(seq), registry, server=server, election=ELECTION),
+        )
+        for seq in (5, 4, 5)
+    ]
+
+    def fail(batch: Sequence[Staged]) -> None:
+        raise OSError("disk full")
+
+    verdicts = intake.settle(group, MemoryReplayState(), fail, server, ELECTION, 5)
+    assert [v.status for v in verdicts] == ["store-failed"] * 3  # not stale-seq, not seq-reused
+    assert all(v.transient for v in verdicts)
+
+
+@pytest.fixture(scope="module")
+def pooled(store):
+    gateway = Gateway(
+        store.registry(),
+        MemoryReplayState(),
+        store.server_keys(),
+        ELECTION,
+        MemorySink(),
+        workers=1,
+    )
+    yield gateway
+    gateway.stop()
+
+
+def test_verifier_processes_accept_and_refuse_like_the_thread(pooled, store, make_packet):
+    packet = make_packet(1, payload={"votes": {"P01": 3}})
+    assert reply_of(store, deliver(pooled, packet)).header.type is MessageType.ACK
+    assert pooled.sink.packets[("PCOS-0001", 1)].payload == {"votes": {"P01": 3}}
+    forged = make_packet(2, signer="PCOS-0002")
+    assert reply_of(store, deliver(pooled, forged)).body["name"] == "bad-signature"
+    revoked = make_packet(1, unit="PCOS-REVOKED")
+    assert reply_of(store, deliver(pooled, revoked)).body["name"] == "revoked-unit"
+    assert pooled.stats["accepted"] == 1
+
+
+def test_the_gateway_answers_when_every_verifier_process_died(store, make_packet):
+    gateway = gateway_on(store, MemorySink(), MemoryReplayState(), workers=1)
+    try:
+        worker = gateway._pool._workers[0]  # type: ignore[union-attr]
+        worker.kill()
+        worker.wait()
+        for seq in (1, 2):
+            reply = reply_of(store, deliver(gateway, make_packet(seq)))
+            assert reply.header.type is MessageType.ACK
+    finally:
+        gateway.stop()
+
+
+def test_a_plain_sink_needs_a_replay_state_that_records(store):
+    class ReadOnly:
+        def accepted(self, unit, seq):
+            return None
+
+        def highest_seq(self, unit):
+            return 0
+
+        def nonce_used(self, unit, nonce):
+            return False
+
+    with pytest.raises(TypeError):
+        gateway_on(store, MemorySink(), ReadOnly())
