@@ -21,10 +21,7 @@ if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import argparse
 import json
-import os
-import platform
 import shutil
-import subprocess
 import tempfile
 import time
 
@@ -39,32 +36,10 @@ from device.signing import UnitKey
 from device.storage import DirStorage, SimStorage
 from election.rules import RuleSet
 from fixtures.scenario import build
+from harness import provenance
 
 DEC = 2001
 GROUP = 64
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head}{'-dirty' if dirty else ''}"
-
-
-def _machine(scratch: Path) -> dict:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "scratch_dir": str(scratch),
-    }
 
 
 def _throughput(election, sheets, storage, group: int, reader=None) -> dict:
@@ -161,8 +136,8 @@ def run(ballots: int, scratch: Path) -> dict:
         shutil.rmtree(root, ignore_errors=True)
     return {
         "benchmark": "device",
-        "commit": _commit(),
-        "machine": _machine(scratch),
+        "commit": provenance.commit(),
+        "machine": provenance.machine(scratch_dir=str(scratch)),
         "figures": figures,
     }
 

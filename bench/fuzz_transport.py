@@ -19,20 +19,19 @@ import sys
 from pathlib import Path
 
 # bench/transport.py would shadow the transport package: drop this directory from the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+_here = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
 import random  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 from collections import Counter  # noqa: E402
 
+from harness import provenance  # noqa: E402
 from transport import canonical, cobs, crc, errors, frames, intake  # noqa: E402
 from transport.gateway import Gateway, MemorySink  # noqa: E402
 from transport.keys import KeyStore  # noqa: E402
@@ -40,29 +39,6 @@ from transport.packet import Header, MessageType, parse, seal, signed_bytes  # n
 
 ELECTION = "f0" * 32
 UNITS = ["PCOS-0001", "PCOS-0002"]
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head}{'-dirty' if dirty else ''}"
-
-
-def _machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-    }
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:
@@ -211,8 +187,8 @@ def main() -> None:
         fuzzer.gateway.stop()
     result = {
         "benchmark": "fuzz_transport",
-        "commit": _commit(),
-        "machine": _machine(),
+        "commit": provenance.commit(),
+        "machine": provenance.machine(),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "seed": args.seed,
         "cases": args.cases,

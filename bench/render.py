@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,35 +26,10 @@ from fixtures.marks import marks_for, policy
 from fixtures.render import render
 from fixtures.scan import scan
 from fixtures.scenario import build
+from harness import provenance
 
 TARGET_MS = 15.0
 DPI = 200
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head}{'-dirty' if dirty else ''}"
-
-
-def _machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "opencv": cv2.__version__,
-        "opencv_threads": cv2.getNumThreads(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-    }
 
 
 def _time(step: Callable[[int], object], iterations: int) -> dict:
@@ -115,8 +87,10 @@ def run(iterations: int) -> dict:
     return {
         "benchmark": "render",
         "what": "PR ballot (21 parties, 54 numbers), typical voter marks, scan profile, 200 dpi",
-        "machine": _machine(),
-        "commit": _commit(),
+        "machine": provenance.machine(
+            numpy=np.__version__, opencv=cv2.__version__, opencv_threads=cv2.getNumThreads()
+        ),
+        "commit": provenance.commit(),
         "dpi": DPI,
         "target_ms": TARGET_MS,
         "meets_target": headline <= TARGET_MS,

@@ -17,14 +17,12 @@ from pathlib import Path
 
 # This file is named like the package it measures: drop its own directory from the import
 # path so that `import transport` finds the package, not this script.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+_here = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
@@ -33,6 +31,7 @@ import serial  # noqa: E402
 
 from election.model import AGAINST_ALL, PR_CONTEST_ID, smd_contest_id  # noqa: E402
 from election.tally import ContestTally  # noqa: E402
+from harness import provenance  # noqa: E402
 from transport import canonical, intake  # noqa: E402
 from transport.gateway import Gateway, MemorySink  # noqa: E402
 from transport.impair import PROFILES  # noqa: E402
@@ -43,31 +42,6 @@ from transport.packet import MessageType  # noqa: E402
 
 ELECTION = "be" * 32
 UNIT = "PCOS-0001"
-
-
-def _commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head}{'-dirty' if dirty else ''}"
-
-
-def _machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "cryptography": cryptography.__version__,
-        "pyserial": serial.VERSION,
-        "load_average_1min": round(os.getloadavg()[0], 2),
-    }
 
 
 def dec_results(dec: int) -> dict:
@@ -182,8 +156,10 @@ def main() -> None:
         }
     result = {
         "benchmark": "transport",
-        "commit": _commit(),
-        "machine": _machine(),
+        "commit": provenance.commit(),
+        "machine": provenance.machine(
+            cryptography=cryptography.__version__, pyserial=serial.VERSION
+        ),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         **rates,
         "delivery_9600bps": {
