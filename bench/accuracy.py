@@ -24,7 +24,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from reader import commit, machine
+
+from harness import provenance
 
 VVSG_POSITIONS = 1_549_703
 KINDS = ("fill", "partial", "faint", "check", "cross")
@@ -139,8 +140,8 @@ def run(positions: int, workers: int) -> dict:
         "benchmark": "accuracy",
         "what": "VVSG 1.0 volume test: clear marks and blanks, envelope scans, 150/200/300 dpi",
         "command": f"python bench/accuracy.py --positions {positions} --workers {workers}",
-        "machine": machine(),
-        "commit": commit(),
+        "machine": provenance.machine(),
+        "commit": provenance.commit(),
         "required_positions": positions,
         "positions": n,
         "pages": total["pages"],

@@ -19,7 +19,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from reader import commit, machine
 
 from election.layout import layout_for
 from election.model import BallotKind, BallotStyle
@@ -27,6 +26,7 @@ from fixtures.marks import MarkSpec
 from fixtures.render import render
 from fixtures.scan import scan
 from fixtures.scenario import build
+from harness import provenance
 
 KINDS = ("fill", "partial", "faint", "check", "cross", "circle", "erased")
 FILLS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
@@ -96,8 +96,8 @@ def run(pages: int, dpi: int, workers: int) -> dict:
     return {
         "benchmark": "marks",
         "what": "reader scores per mark condition, national PR ballot, all targets marked alike",
-        "machine": machine(),
-        "commit": commit(),
+        "machine": provenance.machine(),
+        "commit": provenance.commit(),
         "dpi": dpi,
         "pages_per_condition": pages,
         "rows": rows,

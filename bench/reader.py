@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -24,42 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from harness import provenance
+
 TARGET_MS = 12.0
 DPI = 200
-
-
-def commit() -> str:
-    """The git commit of the working tree, with ``-dirty`` when it has changes."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{head}{'-dirty' if dirty else ''}"
-
-
-def machine() -> dict:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "opencv": cv2.__version__,
-    }
 
 
 def pages(count: int, profile: str, seed: int = 2021) -> list[np.ndarray]:
@@ -139,8 +104,8 @@ def run(count: int) -> dict:
         "what": "interpret() of a national PR ballot (76 targets), typical voter, 200 dpi, "
         "one thread per process, file decoding excluded",
         "command": "python bench/reader.py --pages " + str(count),
-        "machine": machine(),
-        "commit": commit(),
+        "machine": provenance.machine(numpy=np.__version__, opencv=cv2.__version__),
+        "commit": provenance.commit(),
         "dpi": DPI,
         "target_ms": TARGET_MS,
         "meets_target": headline <= TARGET_MS,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from pathlib import Path
 from typing import Any
 
 
@@ -26,12 +27,23 @@ def commit() -> str:
     return f"{head}{'-dirty' if dirty else ''}"
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def machine(**extra: Any) -> dict[str, Any]:
-    """Platform, cores, Python and the 1-minute load (the machine is shared), plus what the
-    bench adds (library versions, thread settings)."""
+    """Platform, processor, cores, Python and the 1-minute load (the machine is shared),
+    plus what the bench adds (library versions, thread settings)."""
     return {
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "load_average_1min": round(os.getloadavg()[0], 2),
