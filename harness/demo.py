@@ -55,7 +55,8 @@ def closing_text(demo: DemoRun) -> str:
             f"Spine check passed: {ballots:,} ballots through {len(night.units)} units, modems "
             "and the server; every published total equals the ground truth."
         )
-    lines += ["", "Where to look:", f"  website              {night.url}/"]
-    width = max(len(k) for k in demo.files)
-    lines += [f"  {name:<{width}}  {path}" for name, path in demo.files.items()]
+    places = {"website": f"{night.url}/", **demo.files}
+    width = max(len(k) for k in places)
+    lines += ["", "Where to look:"]
+    lines += [f"  {name:<{width}}  {path}" for name, path in places.items()]
     return "\n".join(lines)

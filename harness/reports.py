@@ -92,12 +92,14 @@ def seats_text(election: Election, results: ElectionResults) -> str:
     elected = sum(r.status is SmdStatus.ELECTED for r in results.smd.values())
     lines.append("")
     lines.append(f"SMD: {elected} of {len(results.smd)} districts elected a member")
+    names = {c.id: c.name for c in election.smd_candidates}
     for contest, r in results.smd.items():
-        if r.status is not SmdStatus.ELECTED:
-            lines.append(
-                f"  {contest}: {r.status.value} (against all {r.against_all:,}, "
-                f"best candidate {r.standings[0][1] if r.standings else 0:,})"
-            )
+        best = r.standings[0][1] if r.standings else 0
+        if r.status is SmdStatus.ELECTED:
+            outcome = f"{names[r.winner]} elected with {best:,} votes"
+        else:
+            outcome = f"{r.status.value} (best candidate {best:,})"
+        lines.append(f"  {contest}: {outcome}; against all {r.against_all:,}")
     return "\n".join(lines)
 
 
