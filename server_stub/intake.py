@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from server_stub.store import SqlStore, StoredReport
 from transport import intake
@@ -31,7 +32,8 @@ from transport.intake import Accepted, Staged, Verdict, VerifiedPacket
 from transport.keys import Registry, ServerKeys
 from transport.packet import message_id
 
-Listener = Callable[[Sequence[StoredReport]], None]
+# Called after each commit with the stored reports and their payloads, already decoded.
+Listener = Callable[[Sequence[StoredReport], Sequence[Mapping[str, Any]]], None]
 
 
 class Intake:
@@ -89,8 +91,9 @@ class Intake:
             stored = [replace(r, id=i) for r, i in zip(reports, ids, strict=True)]
             for r in stored:
                 self._remember(r)
+        payloads = [packet.payload for packet, _ in batch]
         for listener in self.listeners:
-            listener(stored)
+            listener(stored, payloads)
 
     # Batches ----------------------------------------------------------------------------
 

@@ -3,14 +3,17 @@
 The store is the durable record; the ledger is its working copy, fed by the intake
 after each commit and by uploads, and rebuilt from the store at start-up.  It parses
 each payload once and keeps it with its arrival facts, so that building a published
-snapshot never touches the database or decodes CBOR again.
+snapshot never touches the database or decodes CBOR again.  Reports fresh from the
+intake come with the payload transport already decoded (and checked canonical) while
+verifying, so only reports reloaded from the store are decoded here.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from server_stub import reports
 from server_stub.store import StoredProtocol, StoredReport
@@ -34,13 +37,19 @@ class Arrival:
     problem: str | None
 
 
-def arrival(report: StoredReport) -> Arrival:
-    """Parse a stored report; an unreadable payload becomes a ``problem``, never an error."""
+def arrival(report: StoredReport, payload: Mapping[str, Any] | None = None) -> Arrival:
+    """Parse a stored report; an unreadable payload becomes a ``problem``, never an error.
+
+    ``payload`` is ``canonical.loads(report.payload)`` when the caller already has it
+    (the intake does: transport decoded it while verifying); decoding again would cost
+    as much as the parse itself.
+    """
     kind = MessageType(report.type)
     parsed: reports.Parsed = None
     problem = None
     try:
-        payload = canonical.loads(report.payload)
+        if payload is None:
+            payload = canonical.loads(report.payload)
         parsed = reports.parse(kind, report.dec, payload)
     except (canonical.CanonicalError, reports.PayloadError) as exc:
         problem = f"{kind.name} payload: {exc}"
@@ -73,10 +82,19 @@ class Ledger:
         self.version = 0
         self.dirty: set[int] = set()
 
-    def add_reports(self, stored: Iterable[StoredReport]) -> None:
+    def add_reports(
+        self,
+        stored: Iterable[StoredReport],
+        payloads: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Add reports; ``payloads``, when given, are their decoded payloads in order."""
+        items = list(stored)
+        decoded = payloads if payloads is not None else [None] * len(items)
+        if len(decoded) != len(items):
+            raise ValueError(f"{len(items)} reports but {len(decoded)} payloads")
         with self._lock:
-            for report in stored:
-                item = arrival(report)
+            for report, payload in zip(items, decoded, strict=True):
+                item = arrival(report, payload)
                 self.by_dec.setdefault(item.dec, []).append(item)
                 self.dirty.add(item.dec)
             self.version += 1

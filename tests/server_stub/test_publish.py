@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from election.model import PR_CONTEST_ID
 from server_stub import auth
 from server_stub.invariants import view_violations
+from server_stub.publish import BUSY_SHARE, Publisher, pause_after
 from server_stub.service import ResultsService
 from server_stub.store import StoredReport
 from server_stub.store_sqlite import SqliteStore
@@ -159,3 +160,75 @@ def test_a_snapshot_failing_its_checks_is_not_published(world):
     service.ledger.add_reports([])  # a new version, so the publisher rebuilds
     assert service.publisher.refresh() is good
     assert service.publisher.alarms and service.publisher.alarms[0]["problems"]
+
+
+def _from_scratch(service: ResultsService) -> Publisher:
+    """A new publisher over the same ledger: what a full rebuild publishes."""
+    fresh = Publisher(service.election, service.ledger, service.rules)
+    for dec in service.publisher._states:
+        fresh.ledger.dirty.add(dec)
+    fresh.ledger.version += 1
+    fresh.refresh()
+    return fresh
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_incremental_refreshes_publish_what_a_full_rebuild_would(world, data):
+    """Reports arrive in random order and batches, some inconsistent; after every
+    refresh the published views (regions and districts partly reused from the previous
+    snapshot) equal a rebuild from scratch and pass every check."""
+    election, truth = world.election, world.truth
+    reports, n = [], 0
+    for d in election.decs:
+        injection = data.draw(st.sampled_from((None, None, *INJECTIONS)), label=f"DEC {d.number}")
+        for unit, seq, payload in _payloads(election, truth.decs[d.number], injection):
+            n += 1
+            reports.append(_report(unit, seq, d.number, payload, n))
+    order = data.draw(st.permutations(reports), label="order")
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(order)), max_size=4), label="cuts"))
+    service = world.service()
+    for start, end in zip([0, *cuts], [*cuts, len(order)], strict=True):
+        service.ledger.add_reports(order[start:end])
+        published = service.publisher.refresh()
+        assert service.publisher.alarms == []
+        expected = _from_scratch(service).snapshot
+        assert published.national == expected.national
+        assert published.regions == expected.regions
+        assert published.districts == expected.districts
+        for view in [
+            published.national,
+            *published.regions.values(),
+            *published.districts.values(),
+        ]:
+            assert view_violations(view) == []
+
+
+def test_a_reused_view_never_hides_a_failing_check(world, election):
+    """A refused snapshot's views may be kept for reuse, but they are checked again in
+    every later snapshot, and a corrected state publishes again."""
+    service = world.service()
+    district = election.dec(2001).district
+    good = service.snapshot
+    honest = service.publisher._states[2001]
+    record = world.truth.decs[2001]
+    bad = replace(honest, status="published", participants=1, tallies=dict(record.tallies))
+    service.publisher._states[2001] = bad
+    for _ in range(2):  # the second time, the bad district view comes from the cache
+        service.ledger.add_reports([])
+        assert service.publisher.refresh() is good
+    assert len(service.publisher.alarms) == 2
+    assert service.publisher.alarms[1]["problems"] == service.publisher.alarms[0]["problems"]
+    service.publisher._states[2001] = honest
+    service.ledger.add_reports([])
+    published = service.publisher.refresh()
+    assert published is not good and published.districts[district] == good.districts[district]
+
+
+def test_the_background_refresh_yields_to_intake_when_it_is_costly():
+    assert pause_after(0.01, 1.0) == 1.0  # a cheap refresh keeps the interval
+    assert pause_after(0.5, 1.0) == pytest.approx(0.5 / BUSY_SHARE - 0.5)
+    spent = 0.3
+    assert spent / (spent + pause_after(spent, 0.1)) == pytest.approx(BUSY_SHARE)
