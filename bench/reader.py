@@ -12,7 +12,6 @@ reading a shared batch.  Writes JSON (machine, commit, figures) to stdout and ``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -127,10 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("var/bench/reader.json"))
     args = parser.parse_args(argv)
     report = run(args.pages)
-    text = json.dumps(report, indent=2)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    provenance.emit(report, args.out)
     return 0 if report["meets_target"] else 1
 
 

@@ -10,7 +10,6 @@ Writes JSON (machine, commit, figures) to stdout and to ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -104,10 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("var/bench/render.json"))
     args = parser.parse_args(argv)
     report = run(args.iterations)
-    text = json.dumps(report, indent=2)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    provenance.emit(report, args.out)
     return 0 if report["meets_target"] else 1
 
 

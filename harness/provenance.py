@@ -6,6 +6,7 @@ to the code and the conditions that produced it.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -49,3 +50,11 @@ def machine(**extra: Any) -> dict[str, Any]:
         "load_average_1min": round(os.getloadavg()[0], 2),
         **extra,
     }
+
+
+def emit(report: dict[str, Any], out: Path) -> None:
+    """Write the report to ``out`` (creating its folder) and print it, as every bench does."""
+    text = json.dumps(report, indent=2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n", encoding="utf-8")
+    print(text)
