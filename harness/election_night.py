@@ -13,6 +13,7 @@ ground truth: the run says whether the spine lost, doubled or changed anything.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import multiprocessing
 import os
 import shutil
@@ -241,12 +242,14 @@ def unit_job(job: dict[str, Any], plan: UnitPlan) -> UnitResult:
     ]
 
     host, port = job["gateway"].rsplit(":", 1)
-    modem = ModemEmulator((host, int(port)), profile(job["modem_profile"]), seed=job["seed"])
+    # Each unit's line has its own impairments: one seed per (run seed, unit).
+    line_seed = int.from_bytes(hashlib.sha256(f"{job['seed']}/{plan.unit}".encode()).digest()[:4])
+    modem = ModemEmulator((host, int(port)), profile(job["modem_profile"]), seed=line_seed)
     server_public = keys.server_public()
     fingerprint = definition.fingerprint(election)
     started = time.perf_counter()
     try:
-        with Link(modem.start(), server_public, number="112", seed=job["seed"]) as link:
+        with Link(modem.start(), server_public, number="112", seed=line_seed) as link:
 
             def deliver(messages: list) -> None:
                 receipts.extend(
