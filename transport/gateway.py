@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import pickle
 import queue
+import signal
 import socket
 import struct
 import subprocess
@@ -490,7 +491,12 @@ def _receive(stream: BinaryIO) -> bytes:
 
 
 def _worker() -> None:
-    """A verifier process: unseal packets from stdin until it closes, answers on stdout."""
+    """A verifier process: unseal packets from stdin until it closes, answers on stdout.
+
+    Ctrl-C at the terminal reaches the whole process group: the server decides when its
+    verifiers end (it closes their pipes), so they ignore the interrupt.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the answers
     try:
