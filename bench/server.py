@@ -7,11 +7,13 @@ synchronous=FULL), and every run must store every packet exactly once:
 
 * ``gateway``: the real server (``server_stub.server.start``: gateway, intake, publisher,
   website) over loopback TCP, ``--connections`` units calling at a time, one connection
-  per unit as a modem call would be.  Verified in one process per core, stored with group
-  commits, each ACK sent only after its group's commit.
+  per unit as a modem call would be.  Calls are served and packets verified by line
+  workers (one process per core), then settled and stored by the server process with
+  group commits, each ACK sent only after its group's commit.  The CPU time each
+  process spent per packet is reported too (server, line workers, units).
 * ``gateway_one_by_one`` (same run, alternating with ``gateway``, so that the ratio is
-  fair on a shared machine): the same server with verification in the connection
-  threads and one commit per packet, the way the gateway worked before group commit.
+  fair on a shared machine): the same server with everything in its own process and one
+  commit per packet, the way the gateway worked before line workers and group commit.
 * ``batch``: ``Intake.ingest`` in batches of ``--batch``, one commit per batch, in one
   thread (the HTTP endpoint's path).
 
@@ -46,6 +48,7 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from multiprocessing.connection import Connection  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -129,23 +132,26 @@ def _units(address: tuple[str, int], wires: list[bytes], connections: int, out: 
 
     out.recv()  # the parent's go
     threads = [threading.Thread(target=work) for _ in range(connections)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    out.send((time.perf_counter() - start, replies))
+    out.send((time.perf_counter() - start, time.process_time() - cpu, replies))
 
 
-def _send_all(address: tuple[str, int], wires: list[bytes], connections: int) -> tuple[float, list]:
+def _send_all(
+    address: tuple[str, int], wires: list[bytes], connections: int
+) -> tuple[float, float, list]:
+    """(seconds, the units' CPU seconds, replies) of sending every wire."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     child = context.Process(target=_units, args=(address, wires, connections, theirs))
     child.start()
     ours.send("go")
-    seconds, replies = ours.recv()
+    seconds, cpu, replies = ours.recv()
     child.join()
-    return seconds, replies
+    return seconds, cpu, replies
 
 
 def _acks(world: World, replies: list[bytes | None]) -> int:
@@ -221,16 +227,43 @@ class World:
         return server.build(self.election, self.options())
 
 
-def gateway_run(world: World, connections: int, **gateway: int) -> tuple[float, server.Running]:
-    """Packets/s through a freshly started server; returns the running server too."""
+@dataclass
+class GatewayRun:
+    """One run through a freshly started server: packets/s, and the CPU time each party
+    spent per packet (the server process, its line workers, the units' process)."""
+
+    rate: float
+    cpu_us: dict[str, float]
+    running: server.Running
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a live process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def gateway_run(world: World, connections: int, **gateway: int) -> GatewayRun:
+    """Packets/s through a freshly started server (left running for the caller)."""
     options = world.options()
     running = server.start(server.build(world.election, options), options, **gateway)
-    time.sleep(1.0)  # verifier processes import their modules
-    seconds, replies = _send_all(running.gateway.address, world.wires, connections)
+    time.sleep(1.0)  # line workers import their modules
+    pids = getattr(running.gateway, "pids", [])
+    workers_before = sum(_cpu_seconds(p) for p in pids)
+    server_before = time.process_time()
+    seconds, units_cpu, replies = _send_all(running.gateway.address, world.wires, connections)
+    server_cpu = time.process_time() - server_before
+    workers_cpu = sum(_cpu_seconds(p) for p in pids) - workers_before
     acks = _acks(world, replies)
     stored = running.service.store.report_count()
     assert acks == stored == len(world.packets), (acks, stored)
-    return len(world.packets) / seconds, running
+    per_packet = 1e6 / len(world.packets)
+    cpu_us = {
+        "server_process": round(server_cpu * per_packet),
+        "line_workers": round(workers_cpu * per_packet),
+        "units_process": round(units_cpu * per_packet),
+    }
+    return GatewayRun(len(world.packets) / seconds, cpu_us, running)
 
 
 def batch_run(world: World, batch: int) -> float:
@@ -288,12 +321,15 @@ def main() -> int:
     grouped: list[float] = []
     one_by_one: list[float] = []
     batches: list[float] = []
+    cpu: list[dict[str, float]] = []
     for run in range(args.runs):  # alternating, so that both see the same machine
-        rate, done = gateway_run(world, args.connections, workers=0, max_batch=1)
-        done.stop()
-        one_by_one.append(rate)
-        rate, running = gateway_run(world, args.connections)
-        grouped.append(rate)
+        done = gateway_run(world, args.connections, workers=0, max_batch=1)
+        done.running.stop()
+        one_by_one.append(done.rate)
+        grouped_run = gateway_run(world, args.connections)
+        grouped.append(grouped_run.rate)
+        cpu.append(grouped_run.cpu_us)
+        running = grouped_run.running
         if run < args.runs - 1:  # the last one stays up for the page times
             running.stop()
         batches.append(batch_run(world, args.batch))
@@ -319,7 +355,8 @@ def main() -> int:
         "gateway": {
             **gateway,
             "connections": args.connections,
-            "verifier_processes": os.cpu_count(),
+            "line_worker_processes": os.cpu_count(),
+            "cpu_us_per_packet": {k: statistics.median(c[k] for c in cpu) for k in cpu[0]},
             "group_commit": {"max_batch": 256, "groups_last_run": groups},
         },
         "gateway_one_by_one": {**_summary(one_by_one), "connections": args.connections},

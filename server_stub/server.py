@@ -35,6 +35,7 @@ from server_stub.store import open_store
 from server_stub.web.app import create_app
 from transport.gateway import Gateway
 from transport.keys import KeyStore
+from transport.line_workers import LineWorkers
 
 VAR = Path("var/server")
 
@@ -123,7 +124,7 @@ class Running:
     """A started server: its service, gateway and web server, and how to stop them."""
 
     service: ResultsService
-    gateway: Gateway
+    gateway: Gateway | LineWorkers
     web: uvicorn.Server
     web_address: tuple[str, int]
     db: str
@@ -154,21 +155,36 @@ def start(
     """Start the gateway, the publisher and the website (in a thread); returns once the
     website accepts connections.
 
-    ``workers`` verifier processes (default: one per core) and ``max_batch`` packets per
-    group commit configure the gateway; the benchmark sets them to 0 and 1 to measure
-    the one-packet-at-a-time path beside the default.
+    ``workers`` line-worker processes (default: one per core; 0 serves the calls in
+    this process) and ``max_batch`` packets per group commit configure the gateway; the
+    benchmark sets them to 0 and 1 to measure the one-packet-at-a-time path beside the
+    default.
     """
-    gateway = Gateway(
-        service.registry,
-        service.intake,
-        service.server_keys,
-        service.fingerprint,
-        service.intake,
-        host=args.host,
-        port=args.gateway_port,
-        workers=(os.cpu_count() or 1) if workers is None else workers,
-        max_batch=max_batch,
-    )
+    count = (os.cpu_count() or 1) if workers is None else workers
+    gateway: Gateway | LineWorkers
+    if count > 0:
+        gateway = LineWorkers(
+            service.registry,
+            service.intake,
+            service.server_keys,
+            service.fingerprint,
+            service.intake,
+            host=args.host,
+            port=args.gateway_port,
+            workers=count,
+            max_batch=max_batch,
+        )
+    else:
+        gateway = Gateway(
+            service.registry,
+            service.intake,
+            service.server_keys,
+            service.fingerprint,
+            service.intake,
+            host=args.host,
+            port=args.gateway_port,
+            max_batch=max_batch,
+        )
     gateway.start()
     service.publisher.start(args.refresh)
     sock = socket.create_server((args.host, args.port))

@@ -1,18 +1,22 @@
 """The server's end of the line: a loopback TCP listener that turns frames into stored
 packets and signed replies.
 
-Each connection (one per modem call) is read in its own thread; frames are decoded and
-chunks reassembled under one short lock.  A complete packet is then authenticated
-outside that lock (:func:`transport.intake.screen` and :func:`~transport.intake.unseal`),
-in the connection's thread or, with ``workers``, in a pool of processes: the crypto holds
-the GIL (measured: two threads verify no faster than one), so only processes use a
-second core.
+A :class:`LineServer` answers the calls: each connection (one per modem call) is served
+by a thread of a pool; frames are decoded and chunks reassembled under one short lock;
+a complete packet is authenticated outside that lock (:func:`transport.intake.screen`
+and :func:`~transport.intake.unseal`) and handed to a settler.
 
-The replay check and the store run as a **group commit**: the packets that arrive while
-one group is being stored form the next group (at most ``max_batch``; a leader waits up
-to ``max_wait`` for packets still being authenticated), are checked in arrival order by
-:func:`transport.intake.settle` and stored with one durable commit, and only after that
-commit returns does any of them get its ACK.  One fsync then covers many packets.
+The :class:`Settler` runs the replay check and the store as a **group commit**: the
+packets that arrive while one group is being stored form the next group (at most
+``max_batch``; a leader waits up to ``max_wait`` for packets still being authenticated),
+are checked in arrival order by :func:`transport.intake.settle` and stored with one
+durable commit, and only after that commit returns does any of them get its ACK.  One
+fsync then covers many packets.
+
+:class:`Gateway` is both in one process (tests, tools, emulated lines).  The crypto holds
+the GIL, so the server runs line servers in worker processes that all accept on one
+listening socket and settle through the server process
+(:class:`transport.line_workers.LineWorkers`).
 
 The sink is either a :class:`BatchStore`, which stores a group with its replay records
 in one transaction (the server's intake), or a plain callable taking one packet, paired
@@ -26,26 +30,19 @@ second verification; a poll for a packet still being processed gets no answer ye
 from __future__ import annotations
 
 import contextlib
-import pickle
-import queue
-import signal
 import socket
-import struct
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol, runtime_checkable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Protocol, Self, runtime_checkable
 
 from transport import frames, intake
-from transport.crypto import AgreementKey, VerifyKey
 from transport.errors import Rejected, StoreFailed
 from transport.intake import ReplayState, ReplayView, Staged, Verdict, VerifiedPacket
 from transport.keys import Registry, ServerKeys
-from transport.packet import parse
 
 Sink = Callable[[VerifiedPacket], None]
 Checked = VerifiedPacket | Rejected
@@ -88,75 +85,134 @@ class _OneByOne:
         self.replay.record(packet.unit, packet.seq, packet.header.nonce, accepted)
 
 
-class Gateway:
-    """Start with :meth:`start`; :attr:`address` is where modems connect.
+class Settler:
+    """Group commit of authenticated packets against the replay memory and the store.
 
-    ``workers`` processes authenticate packets (0: the connection threads do);
-    ``max_batch`` and ``max_wait`` bound a group commit (a plain sink's groups are single
-    packets whatever they say).
+    :meth:`submit` settles one packet in a group (see :class:`GroupCommit`) and returns
+    its verdict once the group is stored: a failed group is turned into transient
+    ``store-failed`` answers here, so callers always get a verdict to send.
     """
 
     def __init__(
         self,
-        registry: Registry,
         replay: ReplayView,
+        sink: Sink | BatchStore,
         server: ServerKeys,
         election: str,
-        sink: Sink | BatchStore,
         *,
-        host: str = "127.0.0.1",
-        port: int = 0,
         clock: Callable[[], float] = time.time,
-        reply_cache: int = 4096,
-        workers: int = 0,
         max_batch: int = 256,
         max_wait: float = 0.005,
     ):
-        self.registry = registry
         self.replay = replay
+        self.sink = sink
         self.server = server
         self.election = election
-        self.sink = sink
         self.clock = clock
-        self.stats: Counter[str] = Counter()
         self._store = _batch_store(sink, replay)
         limit = max_batch if self._store is sink else 1
         self._group = GroupCommit(self._settle, limit, max_wait)
-        self._pool = VerifierPool(server.kex, election, workers) if workers > 0 else None
-        self._reply_cache = reply_cache
-        self._replies: OrderedDict[bytes, list[bytes]] = OrderedDict()
-        self._in_flight: set[bytes] = set()
-        self._reassembler = frames.Reassembler()
-        self._lock = threading.Lock()
-        self._listener = socket.create_server((host, port))
-        self.address: tuple[str, int] = self._listener.getsockname()[:2]
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._connections: set[socket.socket] = set()
 
     @property
     def groups(self) -> dict[int, int]:
         """How many group commits of each size so far (size -> count)."""
         return dict(sorted(self._group.groups.items()))
 
+    def arriving(self) -> contextlib.AbstractContextManager[None]:
+        """Around the authentication that precedes :meth:`submit` (see GroupCommit)."""
+        return self._group.arriving()
+
+    def submit(self, message: bytes, checked: Checked) -> Verdict:
+        try:
+            return self._group.submit(message, checked)
+        except Exception as exc:  # the group failed as a whole: a transient answer
+            reason = f"store failed: {exc}"
+            return store_failed(message, checked, reason, self.server, self.election, self.clock())
+
+    def _settle(self, group: Sequence[tuple[bytes, Checked]]) -> list[Verdict]:
+        now = int(self.clock())
+        return intake.settle(
+            group, self.replay, self._store.commit, self.server, self.election, now
+        )
+
+
+class SettlesPackets(Protocol):
+    """Where a :class:`LineServer` sends authenticated packets: a local :class:`Settler`,
+    or a line worker's link to the server process (:mod:`transport.line_workers`)."""
+
+    def arriving(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def submit(self, message: bytes, checked: Checked) -> Verdict: ...
+
+
+class LineServer:
+    """Answers modem calls on a listening socket: frames, reassembly, authentication and
+    the reply cache; authenticated packets go to a settler, which decides and stores.
+
+    Start with :meth:`start`; :attr:`address` is where modems connect.  With ``presign``
+    the ACK of an authenticated packet is signed here, in advance, so that the settler
+    (maybe busy for many line servers) only has to decide; it is sent only if the packet
+    is accepted, and only after its group's commit.  Calls are served by at most
+    ``max_calls`` threads (more wait to be answered); a call silent for ``idle_timeout``
+    seconds is hung up, so a dead line cannot hold a thread.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        server: ServerKeys,
+        election: str,
+        settler: SettlesPackets,
+        listener: socket.socket,
+        *,
+        clock: Callable[[], float] = time.time,
+        reply_cache: int = 4096,
+        presign: bool = False,
+        max_calls: int = 512,
+        idle_timeout: float = 120.0,
+    ):
+        self.registry = registry
+        self.server = server
+        self.election = election
+        self.settler = settler
+        self.clock = clock
+        self.presign = presign
+        self.idle_timeout = idle_timeout
+        self.stats: Counter[str] = Counter()
+        self._reply_cache = reply_cache
+        self._replies: OrderedDict[bytes, list[bytes]] = OrderedDict()
+        self._in_flight: set[bytes] = set()
+        self._reassembler = frames.Reassembler()
+        self._lock = threading.Lock()
+        self._listener = listener
+        self.address: tuple[str, int] = listener.getsockname()[:2]
+        self._stop = threading.Event()
+        self._acceptor: threading.Thread | None = None
+        self._calls = ThreadPoolExecutor(max_calls, thread_name_prefix="line")
+        self._connections: set[socket.socket] = set()
+        self._idle = threading.Condition()
+        self._answering = 0  # frames being handled, their answers not yet sent
+
     def start(self) -> tuple[str, int]:
-        thread = threading.Thread(target=self._accept, name="gateway-accept", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        self._acceptor = threading.Thread(target=self._accept, name="line-accept", daemon=True)
+        self._acceptor.start()
         return self.address
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 0.0) -> None:
+        """Stop taking calls; wait up to ``grace`` seconds for packets being answered to
+        get their answer out, then hang up every line."""
         self._stop.set()
+        with self._idle:
+            self._idle.wait_for(lambda: self._answering == 0, timeout=grace)
         for conn in list(self._connections):
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        for thread in self._threads:
-            thread.join(timeout=5)
+        if self._acceptor is not None:
+            self._acceptor.join(timeout=5)
+        self._calls.shutdown(wait=True, cancel_futures=True)
         self._listener.close()
-        if self._pool is not None:
-            self._pool.close()
 
-    def __enter__(self) -> Gateway:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -168,16 +224,18 @@ class Gateway:
         while not self._stop.is_set():
             try:
                 conn, _ = self._listener.accept()
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError):  # another process took the call
                 continue
             except OSError:
                 return
-            conn.settimeout(None)
+            conn.settimeout(self.idle_timeout)  # a line silent that long is hung up
             self.stats["connections"] += 1
             self._connections.add(conn)
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            thread.start()
-            self._threads.append(thread)
+            try:
+                self._calls.submit(self._serve, conn)
+            except RuntimeError:  # stopping
+                conn.close()
+                return
 
     def _serve(self, conn: socket.socket) -> None:
         reader = frames.FrameReader()
@@ -187,14 +245,24 @@ class Gateway:
                 if not data:
                     return
                 for wire in reader.feed(data):
-                    for reply in self.receive(wire):
-                        conn.sendall(reply)
+                    self._answer(conn, wire)
         except OSError:
             return
         finally:
             self.stats["dropped_runs"] += reader.dropped
             self._connections.discard(conn)
             conn.close()
+
+    def _answer(self, conn: socket.socket, wire: bytes) -> None:
+        with self._idle:
+            self._answering += 1
+        try:
+            for reply in self.receive(wire):
+                conn.sendall(reply)
+        finally:
+            with self._idle:
+                self._answering -= 1
+                self._idle.notify_all()
 
     def receive(self, wire: bytes) -> list[bytes]:
         """Handle one wire frame; returns the wire frames to send back (maybe none)."""
@@ -247,48 +315,86 @@ class Gateway:
         return packet, []
 
     def _packet(self, packet: bytes, message: bytes) -> Verdict:
-        """Authenticate (in parallel with other connections), then settle in a group."""
-        with self._group.arriving():
+        """Authenticate (in parallel with other calls), then settle in a group."""
+        with self.settler.arriving():
             checked = self._authenticate(packet)
-        try:
-            verdict = self._group.submit(message, checked)
-        except Exception as exc:  # the group failed as a whole: a transient answer
-            verdict = self._failed(message, checked, exc)
-        self._count(verdict)
+        verdict = self.settler.submit(message, checked)
+        count(self.stats, verdict)
         return verdict
-
-    def _failed(self, message: bytes, checked: Checked, exc: Exception) -> Verdict:
-        where = {} if isinstance(checked, Rejected) else {"unit": checked.unit, "seq": checked.seq}
-        error = StoreFailed(f"store failed: {exc}", **where)
-        reply = intake.refuse(error, message, self.server, self.election, int(self.clock()))
-        return Verdict(reply, error.code, error)
 
     def _authenticate(self, packet: bytes) -> Checked:
         try:
-            if self._pool is not None:
-                screened = intake.screen(packet, self.registry)
-                return screened.verified(self._pool.unseal(screened))
-            return intake.authenticate(
+            verified = intake.authenticate(
                 packet, self.registry, server=self.server, election=self.election
             )
         except Rejected as exc:
             return exc
+        if not self.presign:
+            return verified
+        return replace(verified, ack=intake.signed_ack(verified, self.server, int(self.clock())))
 
-    def _settle(self, group: Sequence[tuple[bytes, Checked]]) -> list[Verdict]:
-        now = int(self.clock())
-        return intake.settle(
-            group, self.replay, self._store.commit, self.server, self.election, now
+
+def store_failed(
+    message: bytes, checked: Checked, reason: str, server: ServerKeys, election: str, now: float
+) -> Verdict:
+    """A transient ``store-failed`` answer to ``message``: the unit must send it again."""
+    where = {} if isinstance(checked, Rejected) else {"unit": checked.unit, "seq": checked.seq}
+    error = StoreFailed(reason, **where)
+    return Verdict(intake.refuse(error, message, server, election, int(now)), error.code, error)
+
+
+def count(stats: Counter[str], verdict: Verdict) -> None:
+    """Count a verdict under its status (``accepted``, ``duplicates``, ``store-failed``
+    or ``rejected:<code>``)."""
+    if verdict.status == "accepted":
+        stats["accepted"] += 1
+    elif verdict.status == "duplicate":
+        stats["duplicates"] += 1
+    elif isinstance(verdict.error, StoreFailed):
+        stats["store-failed"] += 1
+    else:
+        stats[f"rejected:{verdict.status}"] += 1
+
+
+class Gateway(LineServer):
+    """A :class:`LineServer` with its own :class:`Settler`, in this process: the
+    one-process gateway for tests, tools and the emulated lines.
+
+    ``max_batch`` and ``max_wait`` bound a group commit (a plain sink's groups are single
+    packets whatever they say).  The server spreads the same work over processes with
+    :class:`transport.line_workers.LineWorkers`.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        replay: ReplayView,
+        server: ServerKeys,
+        election: str,
+        sink: Sink | BatchStore,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+        reply_cache: int = 4096,
+        max_batch: int = 256,
+        max_wait: float = 0.005,
+    ):
+        settler = Settler(
+            replay, sink, server, election, clock=clock, max_batch=max_batch, max_wait=max_wait
         )
+        listener = socket.create_server((host, port))
+        super().__init__(
+            registry, server, election, settler, listener, clock=clock, reply_cache=reply_cache
+        )
+        self.sink = sink
+        self.replay = replay
+        self._settler = settler
 
-    def _count(self, verdict: Verdict) -> None:
-        if verdict.status == "accepted":
-            self.stats["accepted"] += 1
-        elif verdict.status == "duplicate":
-            self.stats["duplicates"] += 1
-        elif isinstance(verdict.error, StoreFailed):
-            self.stats["store-failed"] += 1
-        else:
-            self.stats[f"rejected:{verdict.status}"] += 1
+    @property
+    def groups(self) -> dict[int, int]:
+        """How many group commits of each size so far (size -> count)."""
+        return self._settler.groups
 
 
 def _batch_store(sink: Sink | BatchStore, replay: ReplayView) -> BatchStore:
@@ -400,121 +506,3 @@ class GroupCommit:
         finally:
             for waiting in group:
                 waiting.done.set()
-
-
-# Verification in worker processes -------------------------------------------------------------
-
-
-class VerifierPool:
-    """Processes that run :func:`transport.intake.unseal`, so that verification uses
-    every core (``cryptography`` and ``cbor2`` hold the GIL).
-
-    A caller sends the packet and its unit's public key to an idle worker and blocks on
-    the answer (releasing the GIL); the worker re-parses the packet and returns the
-    :class:`~transport.intake.Opened` result or the rejection, pickled.  Workers are
-    plain ``python -c`` subprocesses talking length-prefixed messages over their stdin
-    and stdout: unlike multiprocessing's spawn they never import the parent's main
-    script, and they exit when the server does (end of file on stdin), even after a
-    SIGKILL.  A worker that fails is dropped; when none is left, callers unseal in
-    their own thread.
-    """
-
-    def __init__(self, server_kex: AgreementKey, election: str, workers: int):
-        self._kex = server_kex
-        self._election = election
-        self._idle: queue.SimpleQueue[subprocess.Popen[bytes] | None] = queue.SimpleQueue()
-        self._workers: list[subprocess.Popen[bytes]] = []
-        for _ in range(workers):
-            worker = subprocess.Popen(
-                [sys.executable, "-c", "from transport.gateway import _worker; _worker()"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-            )
-            assert worker.stdin is not None
-            _send(worker.stdin, server_kex.private + election.encode())  # not on argv: ps shows it
-            self._workers.append(worker)
-            self._idle.put(worker)
-
-    def unseal(self, screened: intake.Screened) -> intake.Opened:
-        """:func:`transport.intake.unseal` of a screened packet, in a worker."""
-        worker = self._idle.get()
-        if worker is None:  # every worker failed
-            self._idle.put(None)  # for the next caller too
-            return self._local(screened)
-        assert worker.stdin is not None and worker.stdout is not None
-        try:
-            _send(worker.stdin, screened.key.public + screened.packet)
-            answer = pickle.loads(_receive(worker.stdout))
-        except (OSError, EOFError, pickle.UnpicklingError):
-            worker.kill()
-            self._idle.put(None)
-            return self._local(screened)
-        self._idle.put(worker)
-        if isinstance(answer, Rejected):
-            raise answer
-        assert isinstance(answer, intake.Opened)
-        return answer
-
-    def _local(self, screened: intake.Screened) -> intake.Opened:
-        return intake.unseal(screened.envelope, screened.key, self._kex, self._election)
-
-    def close(self) -> None:
-        for worker in self._workers:
-            assert worker.stdin is not None and worker.stdout is not None
-            with contextlib.suppress(OSError):
-                worker.stdin.close()  # the worker reads end of file and returns
-            try:
-                worker.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-            worker.stdout.close()
-
-
-_LENGTH = struct.Struct(">I")
-
-
-def _send(stream: BinaryIO, data: bytes) -> None:
-    stream.write(_LENGTH.pack(len(data)) + data)
-    stream.flush()
-
-
-def _receive(stream: BinaryIO) -> bytes:
-    head = stream.read(_LENGTH.size)
-    if len(head) < _LENGTH.size:
-        raise EOFError("worker pipe closed")
-    (size,) = _LENGTH.unpack(head)
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError("worker pipe closed")
-    return data
-
-
-def _worker() -> None:
-    """A verifier process: unseal packets from stdin until it closes, answers on stdout.
-
-    Ctrl-C at the terminal reaches the whole process group: the server decides when its
-    verifiers end (it closes their pipes), so they ignore the interrupt.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    requests, answers = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print must not corrupt the answers
-    try:
-        setup = _receive(requests)
-    except EOFError:
-        return
-    kex, election = AgreementKey(setup[:32]), setup[32:].decode()
-    keys: dict[bytes, VerifyKey] = {}
-    while True:
-        try:
-            request = _receive(requests)
-        except EOFError:
-            return
-        public, packet = request[:32], request[32:]
-        if public not in keys:
-            keys[public] = VerifyKey(public)  # one per unit: a few thousand at most
-        try:
-            answer: object = intake.unseal(parse(packet), keys[public], kex, election)
-        except Rejected as exc:
-            answer = exc
-        _send(answers, pickle.dumps(answer))

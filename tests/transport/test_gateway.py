@@ -1,15 +1,19 @@
-"""The gateway's group commit and verifier processes.
+"""The gateway's group commit and line workers.
 
 Packets arriving while a group is being stored are stored together with one commit, and
 none of them is answered before that commit returns; a failing store (or replay record)
-earns transient NACKs and leaves nothing remembered; the verifier processes give the
-same answers as verification in the connection thread.
+earns transient NACKs and leaves nothing remembered; line workers give the same answers
+as the one-process gateway, are replaced when they die, and answer ``store-failed``
+when their server process is gone.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import threading
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -20,6 +24,7 @@ from transport.crypto import VerifyKey
 from transport.gateway import Gateway, MemorySink
 from transport.intake import Accepted, MemoryReplayState, Staged
 from transport.keys import KeyStore
+from transport.line_workers import LineWorkers
 from transport.packet import Header, MessageType, Reply, read_reply, seal
 
 
@@ -107,7 +112,7 @@ def test_packets_waiting_for_a_commit_are_stored_together_and_answered_after_it(
     assert sink.entered.wait(10)  # the first packet's commit is in progress
     others = [sealed(many, f"PCOS-{n:04d}") for n in range(1, 11)]
     answers, more = send_in_threads(gateway, others)
-    while len(gateway._group._waiting) < len(others):  # all queued behind the commit
+    while len(gateway._settler._group._waiting) < len(others):  # all queued behind the commit
         threading.Event().wait(0.01)
     assert first == [None] and answers == [None] * len(others)  # nobody answered yet
     sink.release.set()
@@ -200,42 +205,82 @@ def test_verdicts_that_leaned_on_a_failed_group_become_transient(store, make_pac
     assert all(v.transient for v in verdicts)
 
 
+def call(address: tuple[str, int], packet: bytes) -> list[bytes]:
+    """One modem call over TCP: send the packet's frames, return the reply frames."""
+    with socket.create_connection(address, timeout=30) as conn:
+        for chunk in frames.split(packet):
+            conn.sendall(frames.encode(chunk))
+        reader, wires = frames.FrameReader(), []
+        while not wires:
+            data = conn.recv(4096)
+            assert data, "the gateway hung up without answering"
+            wires = reader.feed(data)
+        return wires
+
+
 @pytest.fixture(scope="module")
-def pooled(store):
-    gateway = Gateway(
-        store.registry(),
-        MemoryReplayState(),
-        store.server_keys(),
-        ELECTION,
-        MemorySink(),
-        workers=1,
+def workers(store):
+    sink = MemorySink()
+    lines = LineWorkers(
+        store.registry(), MemoryReplayState(), store.server_keys(), ELECTION, sink, workers=2
     )
-    yield gateway
-    gateway.stop()
+    with lines:
+        yield lines, sink
 
 
-def test_verifier_processes_accept_and_refuse_like_the_thread(pooled, store, make_packet):
+def test_line_workers_accept_and_refuse_like_the_one_process_gateway(workers, store, make_packet):
+    lines, sink = workers
     packet = make_packet(1, payload={"votes": {"P01": 3}})
-    assert reply_of(store, deliver(pooled, packet)).header.type is MessageType.ACK
-    assert pooled.sink.packets[("PCOS-0001", 1)].payload == {"votes": {"P01": 3}}
+    ack = reply_of(store, call(lines.address, packet))
+    assert ack.header.type is MessageType.ACK and (ack.header.unit, ack.header.seq) == (
+        "PCOS-0001",
+        1,
+    )
+    assert ack.body["digest"] == sink.packets[("PCOS-0001", 1)].digest
+    assert sink.packets[("PCOS-0001", 1)].payload == {"votes": {"P01": 3}}
+    again = reply_of(store, call(lines.address, make_packet(1, payload={"votes": {"P01": 3}})))
+    assert again.packet == ack.packet  # a resend, whichever worker takes it: the same ACK
     forged = make_packet(2, signer="PCOS-0002")
-    assert reply_of(store, deliver(pooled, forged)).body["name"] == "bad-signature"
+    assert reply_of(store, call(lines.address, forged)).body["name"] == "bad-signature"
     revoked = make_packet(1, unit="PCOS-REVOKED")
-    assert reply_of(store, deliver(pooled, revoked)).body["name"] == "revoked-unit"
-    assert pooled.stats["accepted"] == 1
+    assert reply_of(store, call(lines.address, revoked)).body["name"] == "revoked-unit"
+    assert sink.calls[("PCOS-0001", 1)] == 1
+    assert lines.stats["accepted"] == 1 and lines.stats["duplicates"] == 1
 
 
-def test_the_gateway_answers_when_every_verifier_process_died(store, make_packet):
-    gateway = gateway_on(store, MemorySink(), MemoryReplayState(), workers=1)
+def test_a_line_worker_that_dies_is_replaced_and_calls_go_on(workers, store, make_packet):
+    lines, _ = workers
+    victim = lines.pids[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while victim in lines.pids or len(lines.pids) < 2:
+        assert time.monotonic() < deadline, "the dead worker was not replaced"
+        time.sleep(0.05)
+    for seq in (10, 11, 12, 13):  # both workers, the new one included, take calls
+        reply = reply_of(store, call(lines.address, make_packet(seq)))
+        assert reply.header.type is MessageType.ACK
+    assert lines.stats["worker-exits"] == 1
+
+
+def test_a_line_worker_without_its_server_process_answers_store_failed(store, make_packet):
+    sink = GatedStore()
+    lines = LineWorkers(
+        store.registry(), sink, store.server_keys(), ELECTION, sink, workers=1
+    ).__enter__()
     try:
-        worker = gateway._pool._workers[0]  # type: ignore[union-attr]
-        worker.kill()
-        worker.wait()
-        for seq in (1, 2):
-            reply = reply_of(store, deliver(gateway, make_packet(seq)))
-            assert reply.header.type is MessageType.ACK
+        answer: list[list[bytes]] = []
+        caller = threading.Thread(target=lambda: answer.append(call(lines.address, make_packet(1))))
+        caller.start()
+        assert sink.entered.wait(20)  # the packet reached the server process's commit
+        lines._stopping.set()  # as if the server process died: its pipes close
+        for worker in lines._workers.values():
+            assert worker.process.stdin is not None
+            worker.process.stdin.close()
+        caller.join(20)
+        assert reply_of(store, answer[0]).body["name"] == "store-failed"
     finally:
-        gateway.stop()
+        sink.release.set()
+        lines.stop()
 
 
 def test_a_plain_sink_needs_a_replay_state_that_records(store):
