@@ -1,10 +1,10 @@
 """The server's end of the line: a loopback TCP listener that turns frames into stored
 packets and signed replies.
 
-A :class:`LineServer` answers the calls: each connection (one per modem call) is served
-by a thread of a pool; frames are decoded and chunks reassembled under one short lock;
-a complete packet is authenticated outside that lock (:func:`transport.intake.screen`
-and :func:`~transport.intake.unseal`) and handed to a settler.
+A :class:`Switchboard` keeps what lasts across calls: frames are decoded and chunks
+reassembled under one short lock; a complete packet is authenticated outside that lock
+(:func:`transport.intake.screen` and :func:`~transport.intake.unseal`) and handed to a
+settler.
 
 The :class:`Settler` runs the replay check and the store as a **group commit**: the
 packets that arrive while one group is being stored form the next group (at most
@@ -13,10 +13,10 @@ are checked in arrival order by :func:`transport.intake.settle` and stored with 
 durable commit, and only after that commit returns does any of them get its ACK.  One
 fsync then covers many packets.
 
-:class:`Gateway` is both in one process (tests, tools, emulated lines).  The crypto holds
-the GIL, so the server runs line servers in worker processes that all accept on one
-listening socket and settle through the server process
-(:class:`transport.line_workers.LineWorkers`).
+:class:`Gateway` is both in one process, a thread per call (tests, tools, emulated
+lines).  The crypto holds the GIL, so the server runs switchboards in worker processes,
+each an event loop, that all accept on one listening socket and settle through the
+server process (:class:`transport.line_workers.LineWorkers`).
 
 The sink is either a :class:`BatchStore`, which stores a group with its replay records
 in one transaction (the server's intake), or a plain callable taking one packet, paired
@@ -35,8 +35,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Protocol, Self, runtime_checkable
 
 from transport import frames, intake
@@ -123,38 +122,38 @@ class Settler:
         return self._group.arriving()
 
     def submit(self, message: bytes, checked: Checked) -> Verdict:
-        try:
-            return self._group.submit(message, checked)
-        except Exception as exc:  # the group failed as a whole: a transient answer
-            reason = f"store failed: {exc}"
-            return store_failed(message, checked, reason, self.server, self.election, self.clock())
+        """Settle one packet in a group; its verdict, once the group is stored."""
+        return self._group.submit(message, checked)
+
+    def post(self, message: bytes, checked: Checked, then: Answer) -> None:
+        """Settle one packet in a group; ``then(verdict)`` once the group is stored."""
+        self._group.post(message, checked, then)
 
     def _settle(self, group: Sequence[tuple[bytes, Checked]]) -> list[Verdict]:
-        now = int(self.clock())
-        return intake.settle(
-            group, self.replay, self._store.commit, self.server, self.election, now
-        )
+        now = self.clock()
+        try:
+            return intake.settle(
+                group, self.replay, self._store.commit, self.server, self.election, int(now)
+            )
+        except Exception as exc:  # the group failed as a whole: transient answers
+            reason = f"store failed: {exc}"
+            return [
+                store_failed(message, checked, reason, self.server, self.election, now)
+                for message, checked in group
+            ]
 
 
-class SettlesPackets(Protocol):
-    """Where a :class:`LineServer` sends authenticated packets: a local :class:`Settler`,
-    or a line worker's link to the server process (:mod:`transport.line_workers`)."""
+class Switchboard:
+    """What a gateway keeps across calls, without any I/O: reassembly, the packets in
+    flight, the cache of replies, the counters; and the authentication of a packet.
 
-    def arriving(self) -> contextlib.AbstractContextManager[None]: ...
-
-    def submit(self, message: bytes, checked: Checked) -> Verdict: ...
-
-
-class LineServer:
-    """Answers modem calls on a listening socket: frames, reassembly, authentication and
-    the reply cache; authenticated packets go to a settler, which decides and stores.
-
-    Start with :meth:`start`; :attr:`address` is where modems connect.  With ``presign``
-    the ACK of an authenticated packet is signed here, in advance, so that the settler
-    (maybe busy for many line servers) only has to decide; it is sent only if the packet
-    is accepted, and only after its group's commit.  Calls are served by at most
-    ``max_calls`` threads (more wait to be answered); a call silent for ``idle_timeout``
-    seconds is hung up, so a dead line cannot hold a thread.
+    A call's frames go to :meth:`frame`, which answers at once or hands back a complete
+    packet (now in flight); the packet is authenticated (:meth:`authenticate`) and
+    settled elsewhere, and its verdict comes back through :meth:`answered`, which gives
+    the reply frames.  The threaded :class:`Gateway` and the line workers' event loops
+    drive the same switchboard.  With ``presign`` the ACK of an authenticated packet is
+    signed here, in advance, so that the settler (busy for several line workers) only
+    has to decide; it is sent only if the packet is accepted, after its group's commit.
     """
 
     def __init__(
@@ -162,134 +161,36 @@ class LineServer:
         registry: Registry,
         server: ServerKeys,
         election: str,
-        settler: SettlesPackets,
-        listener: socket.socket,
         *,
         clock: Callable[[], float] = time.time,
         reply_cache: int = 4096,
         presign: bool = False,
-        max_calls: int = 512,
-        idle_timeout: float = 120.0,
     ):
         self.registry = registry
         self.server = server
         self.election = election
-        self.settler = settler
         self.clock = clock
         self.presign = presign
-        self.idle_timeout = idle_timeout
         self.stats: Counter[str] = Counter()
         self._reply_cache = reply_cache
         self._replies: OrderedDict[bytes, list[bytes]] = OrderedDict()
         self._in_flight: set[bytes] = set()
         self._reassembler = frames.Reassembler()
         self._lock = threading.Lock()
-        self._listener = listener
-        self.address: tuple[str, int] = listener.getsockname()[:2]
-        self._stop = threading.Event()
-        self._acceptor: threading.Thread | None = None
-        self._calls = ThreadPoolExecutor(max_calls, thread_name_prefix="line")
-        self._connections: set[socket.socket] = set()
-        self._idle = threading.Condition()
-        self._answering = 0  # frames being handled, their answers not yet sent
 
-    def start(self) -> tuple[str, int]:
-        self._acceptor = threading.Thread(target=self._accept, name="line-accept", daemon=True)
-        self._acceptor.start()
-        return self.address
-
-    def stop(self, grace: float = 0.0) -> None:
-        """Stop taking calls; wait up to ``grace`` seconds for packets being answered to
-        get their answer out, then hang up every line."""
-        self._stop.set()
-        with self._idle:
-            self._idle.wait_for(lambda: self._answering == 0, timeout=grace)
-        for conn in list(self._connections):
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._acceptor is not None:
-            self._acceptor.join(timeout=5)
-        self._calls.shutdown(wait=True, cancel_futures=True)
-        self._listener.close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def _accept(self) -> None:
-        self._listener.settimeout(0.1)  # wake up to notice stop()
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except (TimeoutError, BlockingIOError):  # another process took the call
-                continue
-            except OSError:
-                return
-            conn.settimeout(self.idle_timeout)  # a line silent that long is hung up
-            self.stats["connections"] += 1
-            self._connections.add(conn)
-            try:
-                self._calls.submit(self._serve, conn)
-            except RuntimeError:  # stopping
-                conn.close()
-                return
-
-    def _serve(self, conn: socket.socket) -> None:
-        reader = frames.FrameReader()
-        try:
-            while not self._stop.is_set():
-                data = conn.recv(4096)
-                if not data:
-                    return
-                for wire in reader.feed(data):
-                    self._answer(conn, wire)
-        except OSError:
-            return
-        finally:
-            self.stats["dropped_runs"] += reader.dropped
-            self._connections.discard(conn)
-            conn.close()
-
-    def _answer(self, conn: socket.socket, wire: bytes) -> None:
-        with self._idle:
-            self._answering += 1
-        try:
-            for reply in self.receive(wire):
-                conn.sendall(reply)
-        finally:
-            with self._idle:
-                self._answering -= 1
-                self._idle.notify_all()
-
-    def receive(self, wire: bytes) -> list[bytes]:
-        """Handle one wire frame; returns the wire frames to send back (maybe none)."""
+    def frame(self, wire: bytes) -> tuple[bytes | None, bytes, list[bytes]]:
+        """(a completed packet or None, its message id, the frames to answer at once)."""
         try:
             frame = frames.decode(wire)
         except Rejected as exc:
             self.stats[f"frame:{exc.code}"] += 1
-            return []
+            return None, b"", []
         if not isinstance(frame, frames.Chunk):
             self.stats["frame:unexpected-status"] += 1
-            return []
+            return None, b"", []
         with self._lock:
             packet, answer = self._chunk(frame)
-        if packet is None:
-            return answer
-        wires: list[bytes] = []
-        try:
-            verdict = self._packet(packet, frame.message)
-            wires = [frames.encode(c) for c in frames.split(verdict.reply)]
-        finally:
-            with self._lock:  # cached before it leaves the flight: a poll always finds it
-                if wires and not verdict.transient:
-                    self._replies[frame.message] = wires
-                    while len(self._replies) > self._reply_cache:
-                        self._replies.popitem(last=False)
-                self._in_flight.discard(frame.message)
-        return wires
+        return packet, frame.message, answer
 
     def _chunk(self, chunk: frames.Chunk) -> tuple[bytes | None, list[bytes]]:
         """Under the lock: (the completed packet, now in flight) or (None, the answer)."""
@@ -314,15 +215,8 @@ class LineServer:
         self._in_flight.add(chunk.message)
         return packet, []
 
-    def _packet(self, packet: bytes, message: bytes) -> Verdict:
-        """Authenticate (in parallel with other calls), then settle in a group."""
-        with self.settler.arriving():
-            checked = self._authenticate(packet)
-        verdict = self.settler.submit(message, checked)
-        count(self.stats, verdict)
-        return verdict
-
-    def _authenticate(self, packet: bytes) -> Checked:
+    def authenticate(self, packet: bytes) -> Checked:
+        """The packet verified (replay state not asked), or why it is refused."""
         try:
             verified = intake.authenticate(
                 packet, self.registry, server=self.server, election=self.election
@@ -332,6 +226,21 @@ class LineServer:
         if not self.presign:
             return verified
         return replace(verified, ack=intake.signed_ack(verified, self.server, int(self.clock())))
+
+    def answered(self, message: bytes, verdict: Verdict | None) -> list[bytes]:
+        """The reply frames for an in-flight packet's verdict, which leaves the flight;
+        cached unless transient, so a poll always finds it.  ``None``: no verdict (the
+        handling failed), nothing to send, the unit will send it again."""
+        wires = [] if verdict is None else [frames.encode(c) for c in frames.split(verdict.reply)]
+        with self._lock:
+            if verdict is not None:
+                count(self.stats, verdict)
+                if not verdict.transient:
+                    self._replies[message] = wires
+                    while len(self._replies) > self._reply_cache:
+                        self._replies.popitem(last=False)
+            self._in_flight.discard(message)
+        return wires
 
 
 def store_failed(
@@ -356,13 +265,15 @@ def count(stats: Counter[str], verdict: Verdict) -> None:
         stats[f"rejected:{verdict.status}"] += 1
 
 
-class Gateway(LineServer):
-    """A :class:`LineServer` with its own :class:`Settler`, in this process: the
-    one-process gateway for tests, tools and the emulated lines.
+class Gateway:
+    """A switchboard and a settler in this process, each call served by a thread: the
+    gateway for tests, tools and emulated lines.  The server spreads the same work over
+    processes with :class:`transport.line_workers.LineWorkers`.
 
-    ``max_batch`` and ``max_wait`` bound a group commit (a plain sink's groups are single
-    packets whatever they say).  The server spreads the same work over processes with
-    :class:`transport.line_workers.LineWorkers`.
+    Start with :meth:`start`; :attr:`address` is where modems connect.  ``max_batch`` and
+    ``max_wait`` bound a group commit (a plain sink's groups are single packets whatever
+    they say).  A call silent for ``idle_timeout`` seconds is hung up, so a dead line
+    cannot hold a thread.
     """
 
     def __init__(
@@ -379,22 +290,99 @@ class Gateway(LineServer):
         reply_cache: int = 4096,
         max_batch: int = 256,
         max_wait: float = 0.005,
+        idle_timeout: float = 120.0,
     ):
-        settler = Settler(
-            replay, sink, server, election, clock=clock, max_batch=max_batch, max_wait=max_wait
-        )
-        listener = socket.create_server((host, port))
-        super().__init__(
-            registry, server, election, settler, listener, clock=clock, reply_cache=reply_cache
-        )
         self.sink = sink
         self.replay = replay
-        self._settler = settler
+        self.board = Switchboard(registry, server, election, clock=clock, reply_cache=reply_cache)
+        self._settler = Settler(
+            replay, sink, server, election, clock=clock, max_batch=max_batch, max_wait=max_wait
+        )
+        self.idle_timeout = idle_timeout
+        self._listener = socket.create_server((host, port))
+        self.address: tuple[str, int] = self._listener.getsockname()[:2]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._connections: set[socket.socket] = set()
+
+    @property
+    def stats(self) -> Counter[str]:
+        return self.board.stats
 
     @property
     def groups(self) -> dict[int, int]:
         """How many group commits of each size so far (size -> count)."""
         return self._settler.groups
+
+    def start(self) -> tuple[str, int]:
+        thread = threading.Thread(target=self._accept, name="gateway-accept", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self.address
+
+    def stop(self) -> None:
+        self._stop.set()
+        for conn in list(self._connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._listener.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _accept(self) -> None:
+        self._listener.settimeout(0.1)  # wake up to notice stop()
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(self.idle_timeout)
+            self.stats["connections"] += 1
+            self._connections.add(conn)
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread.start()
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+
+    def _serve(self, conn: socket.socket) -> None:
+        reader = frames.FrameReader()
+        try:
+            while not self._stop.is_set():
+                data = conn.recv(4096)
+                if not data:
+                    return
+                for wire in reader.feed(data):
+                    for reply in self.receive(wire):
+                        conn.sendall(reply)
+        except OSError:
+            return
+        finally:
+            self.stats["dropped_runs"] += reader.dropped
+            self._connections.discard(conn)
+            conn.close()
+
+    def receive(self, wire: bytes) -> list[bytes]:
+        """Handle one wire frame; returns the wire frames to send back (maybe none)."""
+        packet, message, answer = self.board.frame(wire)
+        if packet is None:
+            return answer
+        verdict = None
+        try:
+            with self._settler.arriving():  # the group commit may wait for it
+                checked = self.board.authenticate(packet)
+            verdict = self._settler.submit(message, checked)
+        finally:
+            wires = self.board.answered(message, verdict)
+        return wires
 
 
 def _batch_store(sink: Sink | BatchStore, replay: ReplayView) -> BatchStore:
@@ -408,24 +396,30 @@ def _batch_store(sink: Sink | BatchStore, replay: ReplayView) -> BatchStore:
 # Group commit -------------------------------------------------------------------------------
 
 
+Answer = Callable[[Verdict], None]
+
+
 @dataclass
 class _Waiting:
     message: bytes
     checked: Checked
-    done: threading.Event = field(default_factory=threading.Event)
-    verdict: Verdict | None = None
-    failure: BaseException | None = None
+    then: Answer
 
 
 class GroupCommit:
     """Leader/follower group commit, without a thread of its own.
 
     The first caller to find no group in progress becomes the leader: it takes the
-    waiting items (at most ``max_batch``), settles them with one call, wakes their
-    callers, and goes on until nothing waits.  Callers arriving meanwhile just wait, and
+    waiting items (at most ``max_batch``), settles them with one call, hands each its
+    verdict, and goes on until nothing waits.  Items arriving meanwhile just wait, and
     form the next group.  Before taking a group the leader waits, at most ``max_wait``,
     for the items that were on their way (:meth:`arriving`) when it looked, so that a
     commit does not leave without a packet a millisecond behind.
+
+    :meth:`submit` waits for its verdict (a connection's thread); :meth:`post` returns at
+    once and has the verdict delivered to a callback (a pipe from line workers), its
+    leader running in a thread of its own so that the poster keeps reading.
+    ``settle`` must answer every item, never raise.
     """
 
     def __init__(
@@ -457,19 +451,32 @@ class GroupCommit:
 
     def submit(self, message: bytes, checked: Checked) -> Verdict:
         """Settle ``checked`` in a group; returns its verdict once the group is stored."""
-        item = _Waiting(message, checked)
+        done = threading.Event()
+        answer: list[Verdict] = []
+
+        def then(verdict: Verdict) -> None:
+            answer.append(verdict)
+            done.set()
+
+        if self._queue(_Waiting(message, checked, then)):
+            self._lead()
+        done.wait()
+        return answer[0]
+
+    def post(self, message: bytes, checked: Checked, then: Answer) -> None:
+        """Settle ``checked`` in a group; ``then(verdict)`` runs once the group is stored
+        (in the leader's thread: it must be quick)."""
+        if self._queue(_Waiting(message, checked, then)):
+            threading.Thread(target=self._lead, name="group-commit", daemon=True).start()
+
+    def _queue(self, item: _Waiting) -> bool:
+        """Add ``item``; True when the caller must see that a leader runs."""
         with self._lock:
             self._waiting.append(item)
             lead = not self._leading
             self._leading = True
             self._arrival.notify()
-        if lead:
-            self._lead()
-        item.done.wait()
-        if item.failure is not None:
-            raise item.failure
-        assert item.verdict is not None
-        return item.verdict
+        return lead
 
     def _lead(self) -> None:
         while True:
@@ -480,7 +487,10 @@ class GroupCommit:
                 if not group:
                     self._leading = False
                     return
-            self._run(group)
+            self.groups[len(group)] += 1
+            verdicts = self._settle([(w.message, w.checked) for w in group])
+            for waiting, verdict in zip(group, verdicts, strict=True):
+                waiting.then(verdict)
 
     def _linger(self) -> None:
         """Wait for the items already on their way, not for ones that start later: under
@@ -493,16 +503,3 @@ class GroupCommit:
             if left <= 0:
                 return
             self._arrival.wait(left)
-
-    def _run(self, group: list[_Waiting]) -> None:
-        self.groups[len(group)] += 1
-        try:
-            verdicts = self._settle([(w.message, w.checked) for w in group])
-            for waiting, verdict in zip(group, verdicts, strict=True):
-                waiting.verdict = verdict
-        except Exception as exc:  # every caller hears of it; the leader leads on
-            for waiting in group:
-                waiting.failure = exc
-        finally:
-            for waiting in group:
-                waiting.done.set()
