@@ -249,7 +249,19 @@ def control_relations(
 
 
 def _bad_counts(p: Protocol) -> tuple[list[Violation], list[Violation]]:
-    """Lines that are not whole numbers, and lines that are negative."""
+    """Lines that are not whole numbers, and lines that are negative.
+
+    The server checks every DEC's machine count this way as it arrives, so a sheet of
+    plain non-negative ints (nearly every sheet) is recognised from its values alone,
+    before any line is named.
+    """
+    values = [getattr(p, name) for name in TOTAL_LINES]
+    values += p.votes.values()
+    values.append(p.against_all)
+    for positions in p.preferences.values():
+        values += positions.values()
+    if set(map(type, values)) <= {int} and min(values) >= 0:
+        return [], []
     not_whole, negative = [], []
     for name, value in p.lines().items():
         if isinstance(value, bool) or not isinstance(value, int):
