@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +128,8 @@ class Registry:
         self.path = path
         self._units = units
         self._keys: dict[str, VerifyKey] = {}
+        self.watchers: list[Callable[[Registry], None]] = []
+        """Called after each :meth:`save`, so that copies (line workers) follow."""
 
     @classmethod
     def load(cls, path: str | Path) -> Registry:
@@ -145,6 +147,8 @@ class Registry:
 
     def save(self) -> None:
         _write_json(self.path, {"version": REGISTRY_VERSION, "units": self._units})
+        for watcher in self.watchers:
+            watcher(self)
 
     def __contains__(self, unit: object) -> bool:
         return unit in self._units

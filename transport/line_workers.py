@@ -43,6 +43,7 @@ from typing import Any, BinaryIO
 
 from transport import frames
 from transport.crypto import AgreementKey, SigningKey
+from transport.errors import Rejected
 from transport.gateway import (
     BatchStore,
     Checked,
@@ -98,6 +99,7 @@ class LineWorkers:
     ):
         if workers < 1:
             raise ValueError("line workers need at least one process")
+        self.registry = registry
         self.settler = Settler(
             replay, sink, server, election, clock=clock, max_batch=max_batch, max_wait=max_wait
         )
@@ -134,10 +136,20 @@ class LineWorkers:
     def start(self) -> tuple[str, int]:
         for slot in range(self._count):
             self._spawn(slot)
+        self.registry.watchers.append(self._registry_saved)
         return self.address
+
+    def _registry_saved(self, registry: Registry) -> None:
+        """Send the workers the registry as saved (units imported or revoked)."""
+        update = pickle.dumps((None, registry.units()))
+        for worker in list(self._workers.values()):
+            with contextlib.suppress(OSError, ValueError):
+                worker.send(update)
 
     def stop(self) -> None:
         self._stopping.set()
+        with contextlib.suppress(ValueError):
+            self.registry.watchers.remove(self._registry_saved)
         for worker in list(self._workers.values()):
             assert worker.process.stdin is not None
             with contextlib.suppress(OSError):
@@ -184,6 +196,7 @@ class LineWorkers:
             except (OSError, EOFError):
                 break
             ticket, message, checked = pickle.loads(request)
+            checked = self._still_registered(checked)
             self.settler.post(message, checked, functools.partial(self._answer, worker, ticket))
         worker.process.wait()
         worker.process.stdout.close()
@@ -193,6 +206,17 @@ class LineWorkers:
         self._restarts[worker.slot] += 1
         if self._restarts[worker.slot] <= RESTARTS:
             self._spawn(worker.slot)
+
+    def _still_registered(self, checked: Checked) -> Checked:
+        """The workers' registry is a copy: a unit revoked since it was sent is refused
+        here, by the registry of record, before anything is stored."""
+        if isinstance(checked, Rejected):
+            return checked
+        try:
+            self.registry.verify_key(checked.unit)
+        except Rejected as exc:
+            return exc
+        return checked
 
     def _answer(self, worker: _Worker, ticket: int, verdict: Verdict) -> None:
         count(self.stats, verdict)
@@ -280,7 +304,8 @@ class _Call(asyncio.Protocol):
 
 
 class _Verdicts(asyncio.Protocol):
-    """The pipe from the server process: length-prefixed pickled (ticket, verdict)."""
+    """The pipe from the server process: length-prefixed pickles, (ticket, verdict) or
+    (None, the registry's units)."""
 
     def __init__(self, desk: _Desk, closed: asyncio.Future[None]):
         self.desk = desk
@@ -294,9 +319,13 @@ class _Verdicts(asyncio.Protocol):
             end = _LENGTH.size + size
             if len(self.buffer) < end:
                 return
-            ticket, verdict = pickle.loads(self.buffer[_LENGTH.size : end])
+            ticket, item = pickle.loads(self.buffer[_LENGTH.size : end])
             del self.buffer[:end]
-            self.desk.deliver(ticket, verdict)
+            if ticket is None:  # the registry, saved again by the server
+                board = self.desk.board
+                board.registry = Registry(board.registry.path, item)
+            else:
+                self.desk.deliver(ticket, item)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.desk.server_gone()

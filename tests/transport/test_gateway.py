@@ -262,6 +262,37 @@ def test_a_line_worker_that_dies_is_replaced_and_calls_go_on(workers, store, mak
     assert lines.stats["worker-exits"] == 1
 
 
+def test_line_workers_follow_the_registry_as_the_server_saves_it(tmp_path):
+    keys = KeyStore(tmp_path)
+    keys.provision(["PCOS-A", "PCOS-B"], seed=5)
+    registry = keys.registry()
+    late = KeyStore(tmp_path / "late")
+    late.provision(["PCOS-LATE"], seed=6)
+    sink = MemorySink()
+    with LineWorkers(
+        registry, MemoryReplayState(), keys.server_keys(), ELECTION, sink, workers=2
+    ) as lines:
+
+        def packet(unit: str, signer: KeyStore) -> bytes:
+            header = Header(MessageType.RESULTS, unit, ELECTION, 1001, 1, 1_638_129_600)
+            return seal(header, {"votes": {}}, signer.unit_key(unit).sign, keys.server_public().kex)
+
+        registry.revoke("PCOS-B", "stolen", now=2)
+        registry.save()  # at once, whatever copy a worker still holds
+        refused = reply_of(keys, call(lines.address, packet("PCOS-B", keys)))
+        assert refused.body["name"] == "revoked-unit"
+        registry.add("PCOS-LATE", late.unit_key("PCOS-LATE").sign.public, now=3)
+        registry.save()
+        deadline = time.monotonic() + 10
+        while True:  # the workers' copies follow within moments
+            reply = reply_of(keys, call(lines.address, packet("PCOS-LATE", late)))
+            if reply.header.type is MessageType.ACK or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert reply.header.type is MessageType.ACK
+        assert set(sink.packets) == {("PCOS-LATE", 1)}
+
+
 def test_a_line_worker_without_its_server_process_answers_store_failed(store, make_packet):
     sink = GatedStore()
     lines = LineWorkers(
