@@ -41,20 +41,42 @@ class ContestTally:
     preferences: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        counts = [*self.votes.values(), self.blank, self.overvote]
-        for prefs in self.preferences.values():
+        self._seal(
+            _frozen(self.votes),
+            _frozen({party: _frozen(p) for party, p in self.preferences.items()}),
+        )
+
+    @classmethod
+    def _adopt(
+        cls,
+        contest: str,
+        votes: dict[str, int],
+        blank: int,
+        overvote: int,
+        preferences: dict[str, dict[int, int]],
+    ) -> ContestTally:
+        """A tally over dicts its caller has just built and will not touch again: checked
+        like any other, but wrapped without the defensive copies (the server parses and
+        sums thousands of tallies while results arrive)."""
+        tally = object.__new__(cls)
+        for name, value in (("contest", contest), ("blank", blank), ("overvote", overvote)):
+            object.__setattr__(tally, name, value)
+        frozen = {party: MappingProxyType(p) for party, p in preferences.items()}
+        tally._seal(MappingProxyType(votes), MappingProxyType(frozen))
+        return tally
+
+    def _seal(self, votes: Mapping[str, int], preferences: Mapping[str, Mapping[int, int]]) -> None:
+        """Check every count, then keep the read-only views."""
+        counts = [*votes.values(), self.blank, self.overvote]
+        for prefs in preferences.values():
             counts += prefs.values()
         plain = set(map(type, counts)) <= {int}  # checked in C; the server sums thousands
         if not (plain and min(counts) >= 0) and any(
             (not isinstance(n, int)) or n < 0 for n in counts
         ):
             raise ValueError(f"{self.contest}: counts must be non-negative integers")
-        object.__setattr__(self, "votes", _frozen(self.votes))
-        object.__setattr__(
-            self,
-            "preferences",
-            _frozen({party: _frozen(p) for party, p in self.preferences.items()}),
-        )
+        object.__setattr__(self, "votes", votes)
+        object.__setattr__(self, "preferences", preferences)
 
     @property
     def valid(self) -> int:
@@ -102,12 +124,12 @@ class ContestTally:
 
     @classmethod
     def from_json(cls, data: Mapping) -> ContestTally:
-        return cls(
-            contest=data["contest"],
-            votes=dict(data.get("votes", {})),
-            blank=data.get("blank", 0),
-            overvote=data.get("overvote", 0),
-            preferences={
+        return cls._adopt(
+            data["contest"],
+            dict(data.get("votes", {})),
+            data.get("blank", 0),
+            data.get("overvote", 0),
+            {
                 party: {int(pos): n for pos, n in prefs.items()}
                 for party, prefs in data.get("preferences", {}).items()
             },
@@ -134,4 +156,4 @@ def total(tallies: Iterable[ContestTally], contest: str) -> ContestTally:
                 into[position] = into.get(position, 0) + n
         blank += tally.blank
         overvote += tally.overvote
-    return ContestTally(contest, votes, blank, overvote, preferences)
+    return ContestTally._adopt(contest, votes, blank, overvote, preferences)
