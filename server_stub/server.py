@@ -35,7 +35,7 @@ from server_stub.store import open_store
 from server_stub.web.app import create_app
 from transport.gateway import Gateway
 from transport.keys import KeyStore
-from transport.line_workers import LineWorkers
+from transport.line_workers import LineWorkers, tune_gc
 
 VAR = Path("var/server")
 
@@ -160,6 +160,7 @@ def start(
     benchmark sets them to 0 and 1 to measure the one-packet-at-a-time path beside the
     default.
     """
+    tune_gc()
     count = (os.cpu_count() or 1) if workers is None else workers
     gateway: Gateway | LineWorkers
     if count > 0:

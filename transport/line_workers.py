@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import itertools
 import os
 import pickle
@@ -58,6 +59,27 @@ from transport.keys import Registry, ServerKeys
 
 RESTARTS = 5
 """How many times one worker slot is restarted before the server gives up on it."""
+
+GC_YOUNG = 20_000
+"""Allocations between collections of the youngest generation (CPython's default: 700)."""
+
+
+def tune_gc() -> None:
+    """Keep the garbage collector off the intake's back (the server process and the
+    line workers call it once they are set up).
+
+    The server process holds the election and every received report in memory, and
+    every packet allocates many short-lived objects: with CPython's defaults the
+    collector's passes cost about 50 µs a packet in the server process (measured with
+    ``bench/server.py``: 354 -> 300 µs) and some 20 µs in a worker.  What exists at
+    start-up (the election, the ledger reloaded from the store) is frozen out of
+    collection, and the young generation is collected less often.  Cycles are still
+    collected, in fewer and larger passes.
+    """
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG, older, oldest)
 
 
 @dataclass
@@ -375,6 +397,7 @@ def serve() -> None:
         setup = pickle.loads(_receive(down))
     except EOFError:
         return
+    tune_gc()
     asyncio.run(_serve_calls(setup, down, up))
 
 
