@@ -417,8 +417,8 @@ class GroupCommit:
     commit does not leave without a packet a millisecond behind.
 
     :meth:`submit` waits for its verdict (a connection's thread); :meth:`post` returns at
-    once and has the verdict delivered to a callback (a pipe from line workers), its
-    leader running in a thread of its own so that the poster keeps reading.
+    once and has the verdict delivered to a callback (a pipe from line workers), led by
+    one committing thread kept for posted items, so that the poster keeps reading.
     ``settle`` must answer every item, never raise.
     """
 
@@ -436,6 +436,8 @@ class GroupCommit:
         self._waiting: list[_Waiting] = []
         self._coming = 0
         self._leading = False
+        self._committer: threading.Thread | None = None
+        self._posted = threading.Event()
         self.groups: Counter[int] = Counter()  # group size -> how many groups
 
     @contextlib.contextmanager
@@ -465,9 +467,21 @@ class GroupCommit:
 
     def post(self, message: bytes, checked: Checked, then: Answer) -> None:
         """Settle ``checked`` in a group; ``then(verdict)`` runs once the group is stored
-        (in the leader's thread: it must be quick)."""
+        (in the committing thread: it must be quick)."""
         if self._queue(_Waiting(message, checked, then)):
-            threading.Thread(target=self._lead, name="group-commit", daemon=True).start()
+            if self._committer is None:
+                self._committer = threading.Thread(
+                    target=self._commit_posted, name="group-commit", daemon=True
+                )
+                self._committer.start()
+            self._posted.set()
+
+    def _commit_posted(self) -> None:
+        """The thread that leads for posted items (started once, it waits in between)."""
+        while True:
+            self._posted.wait()
+            self._posted.clear()
+            self._lead()
 
     def _queue(self, item: _Waiting) -> bool:
         """Add ``item``; True when the caller must see that a leader runs."""
