@@ -162,30 +162,17 @@ def start(
     """
     tune_gc()
     count = (os.cpu_count() or 1) if workers is None else workers
-    gateway: Gateway | LineWorkers
-    if count > 0:
-        gateway = LineWorkers(
-            service.registry,
-            service.intake,
-            service.server_keys,
-            service.fingerprint,
-            service.intake,
-            host=args.host,
-            port=args.gateway_port,
-            workers=count,
-            max_batch=max_batch,
-        )
-    else:
-        gateway = Gateway(
-            service.registry,
-            service.intake,
-            service.server_keys,
-            service.fingerprint,
-            service.intake,
-            host=args.host,
-            port=args.gateway_port,
-            max_batch=max_batch,
-        )
+    parts = (
+        service.registry,
+        service.intake,
+        service.server_keys,
+        service.fingerprint,
+        service.intake,
+    )
+    options: dict[str, Any] = {"host": args.host, "port": args.gateway_port, "max_batch": max_batch}
+    gateway: Gateway | LineWorkers = (
+        LineWorkers(*parts, workers=count, **options) if count > 0 else Gateway(*parts, **options)
+    )
     gateway.start()
     service.publisher.start(args.refresh)
     sock = socket.create_server((args.host, args.port))
