@@ -14,8 +14,11 @@ synchronous=FULL), and every run must store every packet exactly once:
 * ``gateway_one_by_one`` (same run, alternating with ``gateway``, so that the ratio is
   fair on a shared machine): the same server with everything in its own process and one
   commit per packet, the way the gateway worked before line workers and group commit.
+* ``gateway_night``: the same server, each unit's whole night over one call (zero
+  report, results, audit-log head, each sent once the previous one is acknowledged,
+  as ``pcos device transmit`` does): 14,964 packets.
 * ``batch``: ``Intake.ingest`` in batches of ``--batch``, one commit per batch, in one
-  thread (the HTTP endpoint's path).
+  thread (the HTTP endpoint's path; no publisher running).
 
 The units run in a separate process, as they are separate machines: they send
 pre-framed packets and keep the replies; every reply is then checked (an ACK signed by
@@ -59,10 +62,10 @@ from fixtures import scenario, votes  # noqa: E402
 from server_stub import auth, server  # noqa: E402
 from server_stub.service import ResultsService  # noqa: E402
 from tests.server_stub.pcos_sim import Fleet, provision, unit_tallies  # noqa: E402
-from transport import canonical, frames  # noqa: E402
+from transport import frames, intake  # noqa: E402
 from transport.crypto import VerifyKey  # noqa: E402
 from transport.keys import KeyStore  # noqa: E402
-from transport.packet import MessageType, content_digest, parse, read_reply  # noqa: E402
+from transport.packet import MessageType, read_reply  # noqa: E402
 
 TARGET_PACKETS_S = 2000
 TARGET_P95_MS = 200
@@ -98,28 +101,46 @@ def _percentile(values: list[float], q: float) -> float:
 # The units: a separate process ---------------------------------------------------------------
 
 
-def _call(address: tuple[str, int], wire: bytes) -> bytes:
-    """One modem call: send a pre-framed packet, return the reply packet's bytes."""
+def _call(address: tuple[str, int], wires: list[bytes]) -> list[bytes]:
+    """One modem call: send each pre-framed packet and wait for its reply, as a unit
+    does; returns the reply packets' bytes."""
     reader, reassembler = frames.FrameReader(), frames.Reassembler()
+    replies: list[bytes] = []
     with socket.create_connection(address, timeout=60) as sock:
-        sock.sendall(wire)
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                raise ConnectionError("gateway closed the connection")
-            for frame_bytes in reader.feed(data):
-                frame = frames.decode(frame_bytes)
-                if isinstance(frame, frames.Chunk):
-                    reply = reassembler.add(frame)
-                    if reply is not None:
-                        return reply
+        for wire in wires:
+            sock.sendall(wire)
+            while len(replies) < len(wires) and not _reply(sock, reader, reassembler, replies):
+                pass
+    return replies
 
 
-def _units(address: tuple[str, int], wires: list[bytes], connections: int, out: Connection) -> None:
-    """Child process: every wire over its own call, ``connections`` at a time; sends back
-    (seconds, replies in the order of ``wires``)."""
-    replies: list[bytes | None] = [None] * len(wires)
-    todo = iter(range(len(wires)))
+def _reply(
+    sock: socket.socket,
+    reader: frames.FrameReader,
+    reassembler: frames.Reassembler,
+    replies: list[bytes],
+) -> bool:
+    """Read from the line; True once a whole reply packet has been added to ``replies``."""
+    data = sock.recv(65536)
+    if not data:
+        raise ConnectionError("gateway closed the connection")
+    for frame_bytes in reader.feed(data):
+        frame = frames.decode(frame_bytes)
+        if isinstance(frame, frames.Chunk):
+            reply = reassembler.add(frame)
+            if reply is not None:
+                replies.append(reply)
+                return True
+    return False
+
+
+def _units(
+    address: tuple[str, int], calls: list[list[bytes]], connections: int, out: Connection
+) -> None:
+    """Child process: every call, ``connections`` at a time; sends back (seconds, CPU
+    seconds, replies in the order of ``calls``)."""
+    replies: list[list[bytes] | None] = [None] * len(calls)
+    todo = iter(range(len(calls)))
     lock = threading.Lock()
 
     def work() -> None:
@@ -128,7 +149,7 @@ def _units(address: tuple[str, int], wires: list[bytes], connections: int, out: 
                 index = next(todo, None)
             if index is None:
                 return
-            replies[index] = _call(address, wires[index])
+            replies[index] = _call(address, calls[index])
 
     out.recv()  # the parent's go
     threads = [threading.Thread(target=work) for _ in range(connections)]
@@ -141,12 +162,12 @@ def _units(address: tuple[str, int], wires: list[bytes], connections: int, out: 
 
 
 def _send_all(
-    address: tuple[str, int], wires: list[bytes], connections: int
+    address: tuple[str, int], calls: list[list[bytes]], connections: int
 ) -> tuple[float, float, list]:
-    """(seconds, the units' CPU seconds, replies) of sending every wire."""
+    """(seconds, the units' CPU seconds, replies) of making every call."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    child = context.Process(target=_units, args=(address, wires, connections, theirs))
+    child = context.Process(target=_units, args=(address, calls, connections, theirs))
     child.start()
     ours.send("go")
     seconds, cpu, replies = ours.recv()
@@ -154,28 +175,44 @@ def _send_all(
     return seconds, cpu, replies
 
 
-def _acks(world: World, replies: list[bytes | None]) -> int:
+def _acks(world: World, workload: Workload, replies: list[list[bytes] | None]) -> int:
     """How many replies are ACKs, signed by the server, for their packet's unit, seq and
     content digest (raises on anything else: a benchmark must not count wrong answers)."""
     key = VerifyKey(world.fleet.server.sign)
-    for packet, digest, reply in zip(world.packets, world.digests, replies, strict=True):
-        assert reply is not None
-        ack = read_reply(reply, key)
-        sent = parse(packet).header
-        assert ack.header.type is MessageType.ACK, ack.body
-        assert (ack.header.unit, ack.header.seq, ack.body["digest"]) == (
-            sent.unit,
-            sent.seq,
-            digest,
-        )
-    return len(replies)
+    count = 0
+    for expected, answers in zip(workload.expected, replies, strict=True):
+        assert answers is not None and len(answers) == len(expected)
+        for (unit, seq, digest), reply in zip(expected, answers, strict=True):
+            ack = read_reply(reply, key)
+            assert ack.header.type is MessageType.ACK, ack.body
+            assert (ack.header.unit, ack.header.seq, ack.body["digest"]) == (unit, seq, digest)
+            count += 1
+    return count
 
 
 # The figures --------------------------------------------------------------------------------
 
 
+@dataclass
+class Workload:
+    """Calls to make (pre-framed packets, in order) and what each ACK must name."""
+
+    calls: list[list[bytes]]
+    expected: list[list[tuple[str, int, bytes]]]
+
+    @property
+    def packets(self) -> int:
+        return sum(len(c) for c in self.calls)
+
+
 class World:
-    """The election, its sealed packets and a factory of fresh servers."""
+    """The election, its sealed packets and a factory of fresh servers.
+
+    Two workloads: ``results``, each unit's final results over a call of its own; and
+    ``night``, each unit's whole night over one call (zero report, results, audit-log
+    head, each sent once the previous one is acknowledged, as ``pcos device transmit``
+    does).
+    """
 
     def __init__(self, work: Path):
         self.work = work
@@ -185,21 +222,39 @@ class World:
         self.fleet = Fleet(self.election, self.keys)
         t0 = time.perf_counter()
         self.packets: list[bytes] = []
-        self.digests: list[bytes] = []  # what each ACK must name
         for dec in self.election.decs:
             for unit, payload in self._payloads(dec.number, truth):
-                packet = self.fleet.packet(
-                    unit, dec.number, MessageType.RESULTS, 2, payload, 1_638_108_600
+                self.packets.append(
+                    self.fleet.packet(
+                        unit, dec.number, MessageType.RESULTS, 2, payload, 1_638_108_600
+                    )
                 )
-                self.packets.append(packet)
-                self.digests.append(content_digest(parse(packet).header, canonical.dumps(payload)))
-        self.wires = [
-            b"".join(frames.encode(c) for c in frames.split(p, 512)) for p in self.packets
-        ]
+        night: dict[str, list[bytes]] = {}
+        for unit, packet in self.fleet.night(truth):
+            night.setdefault(unit, []).append(packet)
         self.sealing_s = time.perf_counter() - t0
+        self.workloads = {
+            "results": self._workload([[p] for p in self.packets]),
+            "night": self._workload(list(night.values())),
+        }
         self.tokens = work / "tokens.json"
         auth.issue(self.election, self.tokens)
         self.runs = 0
+
+    def _workload(self, calls: list[list[bytes]]) -> Workload:
+        """Frames every packet (512-byte chunks, as on the line) and works out its ACK."""
+        registry, server = self.keys.registry(), self.keys.server_keys()
+
+        def expected(packet: bytes) -> tuple[str, int, bytes]:
+            verified = intake.authenticate(
+                packet, registry, server=server, election=self.fleet.fingerprint
+            )
+            return verified.unit, verified.seq, verified.digest
+
+        return Workload(
+            [[b"".join(frames.encode(c) for c in frames.split(p, 512)) for p in c] for c in calls],
+            [[expected(p) for p in c] for c in calls],
+        )
 
     def _payloads(self, dec: int, truth: votes.GroundTruth) -> list[tuple[str, dict]]:
         record = truth.decs[dec]
@@ -243,27 +298,37 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def gateway_run(world: World, connections: int, **gateway: int) -> GatewayRun:
+def gateway_run(
+    world: World, connections: int, workload: str = "results", **gateway: int
+) -> GatewayRun:
     """Packets/s through a freshly started server (left running for the caller)."""
+    work = world.workloads[workload]
     options = world.options()
     running = server.start(server.build(world.election, options), options, **gateway)
     time.sleep(1.0)  # line workers import their modules
     pids = getattr(running.gateway, "pids", [])
     workers_before = sum(_cpu_seconds(p) for p in pids)
     server_before = time.process_time()
-    seconds, units_cpu, replies = _send_all(running.gateway.address, world.wires, connections)
+    seconds, units_cpu, replies = _send_all(running.gateway.address, work.calls, connections)
     server_cpu = time.process_time() - server_before
     workers_cpu = sum(_cpu_seconds(p) for p in pids) - workers_before
-    acks = _acks(world, replies)
+    acks = _acks(world, work, replies)
     stored = running.service.store.report_count()
-    assert acks == stored == len(world.packets), (acks, stored)
-    per_packet = 1e6 / len(world.packets)
+    assert acks == stored == work.packets, (acks, stored)
+    per_packet = 1e6 / work.packets
     cpu_us = {
         "server_process": round(server_cpu * per_packet),
         "line_workers": round(workers_cpu * per_packet),
         "units_process": round(units_cpu * per_packet),
     }
-    return GatewayRun(len(world.packets) / seconds, cpu_us, running)
+    return GatewayRun(work.packets / seconds, cpu_us, running)
+
+
+def night_run(world: World, connections: int) -> float:
+    """Packets/s of the ``night`` workload: a unit's three messages per call."""
+    done = gateway_run(world, connections, "night")
+    done.running.stop()
+    return done.rate
 
 
 def batch_run(world: World, batch: int) -> float:
@@ -322,6 +387,7 @@ def main() -> int:
     one_by_one: list[float] = []
     batches: list[float] = []
     cpu: list[dict[str, float]] = []
+    nights: list[float] = []
     for run in range(args.runs):  # alternating, so that both see the same machine
         done = gateway_run(world, args.connections, workers=0, max_batch=1)
         done.running.stop()
@@ -333,6 +399,7 @@ def main() -> int:
         if run < args.runs - 1:  # the last one stays up for the page times
             running.stop()
         batches.append(batch_run(world, args.batch))
+        nights.append(night_run(world, args.connections))
     snapshot_t0 = time.perf_counter()
     running.service.publisher.refresh()
     snapshot_s = time.perf_counter() - snapshot_t0
@@ -363,6 +430,11 @@ def main() -> int:
             "cpu_bound_packets_per_s": round((os.cpu_count() or 1) * 1e6 / sum(cpu_us.values())),
             "group_commit": {"max_batch": 256, "groups_last_run": groups},
         },
+        "gateway_night": {
+            **_summary(nights),
+            "units_per_s": round(statistics.median(nights) / 3, 1),
+            "packets": world.workloads["night"].packets,
+        },
         "gateway_one_by_one": {**_summary(one_by_one), "connections": args.connections},
         "gateway_speedup": round(statistics.median(grouped) / statistics.median(one_by_one), 2),
         "batch": {**_summary(batches), "batch_size": args.batch},
@@ -376,6 +448,7 @@ def main() -> int:
         "targets": {"packets_per_s": TARGET_PACKETS_S, "p95_ms": TARGET_P95_MS},
         "meets_targets": {
             "gateway_packets_per_s": gateway["packets_per_s"] >= TARGET_PACKETS_S,
+            "gateway_night_packets_per_s": statistics.median(nights) >= TARGET_PACKETS_S,
             "batch_packets_per_s": statistics.median(batches) >= TARGET_PACKETS_S,
             "p95_ms": p95 <= TARGET_P95_MS,
         },
