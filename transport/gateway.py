@@ -104,7 +104,6 @@ class Settler:
         max_wait: float = 0.005,
     ):
         self.replay = replay
-        self.sink = sink
         self.server = server
         self.election = election
         self.clock = clock

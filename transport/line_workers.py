@@ -98,8 +98,9 @@ class LineWorkers:
     """``workers`` line-server processes and the settler they share; start with
     :meth:`start`, connect modems to :attr:`address`.
 
-    ``replay`` and ``sink`` are the settler's (the server's intake); ``max_batch`` and
-    ``max_wait`` bound a group commit.
+    ``replay`` and ``sink`` are the settler's (the server's intake); ``max_batch`` bounds
+    a group commit.  Packets from workers are posted, so a group never lingers for more:
+    the next group forms while one is being stored.
     """
 
     def __init__(
@@ -116,15 +117,12 @@ class LineWorkers:
         clock: Callable[[], float] = time.time,
         reply_cache: int = 4096,
         max_batch: int = 256,
-        max_wait: float = 0.005,
         idle_timeout: float = 120.0,
     ):
         if workers < 1:
             raise ValueError("line workers need at least one process")
         self.registry = registry
-        self.settler = Settler(
-            replay, sink, server, election, clock=clock, max_batch=max_batch, max_wait=max_wait
-        )
+        self.settler = Settler(replay, sink, server, election, clock=clock, max_batch=max_batch)
         self.stats: Counter[str] = Counter()
         self._listener = socket.create_server((host, port))
         self.address: tuple[str, int] = self._listener.getsockname()[:2]
@@ -270,8 +268,7 @@ class _Desk:
             return
         ticket = next(self._tickets)
         self._waiting[ticket] = (message, checked, write)
-        data = pickle.dumps((ticket, message, checked))
-        self._up.write(_LENGTH.pack(len(data)) + data)
+        self._up.write(_framed(pickle.dumps((ticket, message, checked))))
 
     def deliver(self, ticket: int, verdict: Verdict) -> None:
         message, _, write = self._waiting.pop(ticket)
@@ -414,8 +411,13 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
 _LENGTH = struct.Struct(">I")
 
 
+def _framed(data: bytes) -> bytes:
+    """``data`` with its length in front: one message on a pipe."""
+    return _LENGTH.pack(len(data)) + data
+
+
 def _send(stream: BinaryIO, data: bytes) -> None:
-    stream.write(_LENGTH.pack(len(data)) + data)
+    stream.write(_framed(data))
     stream.flush()
 
 
