@@ -90,6 +90,7 @@ class Settler:
     :meth:`submit` settles one packet in a group (see :class:`GroupCommit`) and returns
     its verdict once the group is stored: a failed group is turned into transient
     ``store-failed`` answers here, so callers always get a verdict to send.
+    ``after_group`` runs once a group's verdicts are all handed out (see GroupCommit).
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class Settler:
         clock: Callable[[], float] = time.time,
         max_batch: int = 256,
         max_wait: float = 0.005,
+        after_group: Callable[[], None] | None = None,
     ):
         self.replay = replay
         self.server = server
@@ -109,7 +111,7 @@ class Settler:
         self.clock = clock
         self._store = _batch_store(sink, replay)
         limit = max_batch if self._store is sink else 1
-        self._group = GroupCommit(self._settle, limit, max_wait)
+        self._group = GroupCommit(self._settle, limit, max_wait, after_group)
 
     @property
     def groups(self) -> dict[int, int]:
@@ -418,7 +420,9 @@ class GroupCommit:
     :meth:`submit` waits for its verdict (a connection's thread); :meth:`post` returns at
     once and has the verdict delivered to a callback (a pipe from line workers), led by
     one committing thread kept for posted items, so that the poster keeps reading.
-    ``settle`` must answer every item, never raise.
+    ``settle`` must answer every item, never raise.  ``after_group``, if given, runs in
+    the leading thread once every verdict of a group is handed out, so that callbacks
+    can collect verdicts and send them on together.
     """
 
     def __init__(
@@ -426,10 +430,12 @@ class GroupCommit:
         settle: Callable[[Sequence[tuple[bytes, Checked]]], list[Verdict]],
         max_batch: int,
         max_wait: float,
+        after_group: Callable[[], None] | None = None,
     ):
         self._settle = settle
         self.max_batch = max_batch
         self.max_wait = max_wait
+        self._after_group = after_group
         self._lock = threading.Lock()
         self._arrival = threading.Condition(self._lock)
         self._waiting: list[_Waiting] = []
@@ -504,6 +510,8 @@ class GroupCommit:
             verdicts = self._settle([(w.message, w.checked) for w in group])
             for waiting, verdict in zip(group, verdicts, strict=True):
                 waiting.then(verdict)
+            if self._after_group is not None:
+                self._after_group()
 
     def _linger(self) -> None:
         """Wait for the items already on their way, not for ones that start later: under
