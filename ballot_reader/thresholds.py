@@ -1,15 +1,19 @@
 """The reader's mark rule and its thresholds, in one place, with the measurements that chose them.
 
 A target is **marked** when its ink is strong (darker than any erasure) and has the form of
-a mark a voter makes on purpose: a *filled* area (most of the box) or a *line mark* (a
-check or a cross: thin strokes reaching across the box).  Ink that is neither, such as a
-dab or a band covering 10–30 % of the box, or pencil as light as an erasure, is
-**marginal**: the device returns the ballot instead of deciding for the voter.  Blank
-paper is **unmarked**.
+a mark a voter makes on purpose: a *filled* area (most of the box, or a band filled from
+one edge over at least ~40 % of it) or a *line mark* (a check or a cross: strokes reaching
+across the box).  Ink that is neither, a dab or a band covering 10–30 % of the box, and
+ink as light as an erasure whatever its form, is **marginal**: the device returns the
+ballot instead of deciding for the voter.  Blank paper is **unmarked**.
 
-Calibrated with ``bench/marks.py`` (mark kind × size × darkness × scan profile × dpi, with
-the form measures of every strong mark); the curves and the margins are in docs/reader.md.
-Change a value here only together with a new run of that sweep and the table in the docs.
+Calibrated with ``bench/marks.py``: its margins part reads 2,700 pages (150/200/300 dpi ×
+clean/typical/envelope) of the acceptance test's populations (clear marks, marginal
+marks, erasures, blanks; a third of the marks on the populations' edges) and reports,
+per threshold, the extreme measure on each side.  The figures quoted below are from that
+run and from six more seeded runs (216,505 targets, four of them concentrated on the
+populations' edges); the tables are in docs/reader.md.  Change a value here only
+together with a new run of that sweep and the table in the docs.
 """
 
 from __future__ import annotations
@@ -24,40 +28,54 @@ INK_LEVEL = 0.06
 """A sample is inked when it is this share of the way from paper to black."""
 MARKED = 0.07
 """Inked share of the box interior below which nothing counts (a floor: every filled area
-and every line mark across the box inks more than 0.12)."""
+and every check or cross of size ≥ 0.5 inks more than 0.11); the form measures are taken
+only from here up."""
 MARGINAL = 0.03
-"""Inked share from which a box is not blank either (blank paper: at most 0.001)."""
+"""Inked share from which a box is not blank either (blank paper: at most 0.0084 over
+153,843 blank targets)."""
 STRONG = 0.255
-"""Mean darkness of the inked points a counted mark must reach; lighter ink is as light as
-an erasure (at most 0.18 measured), so it is marginal however much of the box it covers."""
+"""Darkness of a mark's darkest samples (``peak``, the 99th percentile) a counted mark must
+reach.  Lighter ink is as light as an erasure, so it is marginal however much of the box
+it covers.  Measured: erasures ≤ 0.227, pencil at darkness ≤ 0.2 ≤ 0.259; clear marks
+≥ 0.255 (pencil at 0.7 on an over-exposed scan is the lightest).  The two touch at their
+edges: under the envelope's ±30 % exposure, clipped at white and black, pencil at 0.2
+and at 0.7 can scan alike (docs/reader.md)."""
 RING = 0.12
 """Inked share of the paper ring around the box from which a circled box is marginal."""
 
 # Form --------------------------------------------------------------------------------------
-# Measured on the samples at least HALF as dark as the mark's own darkest (99th percentile)
-# ones: that outline does not move with blur, pen darkness or pencil grain.
+# Two outlines of the ink: the *strokes* (samples at least HALF as dark as the peak: blur,
+# pen darkness and pencil grain do not move it) and the *area* (at least HALF as dark as
+# the upper quartile of the inked samples, which pencil speckle does not break up).
 
 HALF = 0.5
 """Share of the mark's own darkness that outlines it for the form measures."""
 FULL = 0.75
-"""Share of the interior a filled area must cover when it reaches no whole side: 80 % of
-the interior is 42 % of the box (fill ≥ 0.5: ≥ 0.86; fill ≤ 0.3: ≤ 0.72 measured)."""
+"""Share of the interior inside the area outline from which the ink is a filled area
+(75 % of the interior is 39 % of the box).  Measured: fills of ≥ 50 % of the box ≥ 0.747
+(off-centre ones leave a strip of the interior blank), dabs of ≤ 30 % ≤ 0.70, except the
+darkest dabs of 25–30 % (up to 0.83: 27 of 55,673 counted, see docs/reader.md)."""
 SIDE = 0.95
 """Inked share of one side of the interior from which the ink is a band that runs on under
 the box outline (a box filled from one edge): then its area counts with that hidden rim."""
 FILLED = 0.39
-"""Share of the box, hidden rim extrapolated, a band must cover (partial fill ≥ 0.5:
-≥ 0.49; fill ≤ 0.3 reaching a whole side: ≤ 0.31 measured)."""
+"""Share of the box, the rim under the outline (0.75 mm) extrapolated from the sides the
+ink reaches, a band reaching a whole side must cover.  Measured: partial fills of ≥ 50 %
+≥ 0.409; marks of ≤ 30 % reaching a whole side ≤ 0.374."""
 EXTENT = 0.25
 """A row or column belongs to the mark's extent when it holds this share of the ink of
 its fullest one (so a ragged fringe does not inflate a dab's extent)."""
 SOLID = 0.65
-"""Compactness below which the ink is strokes, not an area: ink share of its extent box
-times the square of its row/column convexity (check and cross: ≤ 0.58; dabs and bands
-reaching half the interior: ≥ 0.73 measured)."""
+"""Compactness below which the ink is strokes, not an area.  Compactness is the inked
+share of the mark's extent box times the inked share of its middle row and column (a
+cross or a check crosses its own middle only where a stroke passes), the larger of the
+two outlines'.  Measured: checks and crosses ≤ 0.52 (99.9 %; 4 of 25,785 above, the
+smallest and lightest clear checks at 150 dpi, up to 0.72), dabs and bands reaching
+SPAN ≥ 0.64 (1 of 59,562 below)."""
 SPAN = 0.36
-"""Extent, as a share of the interior's width and of its height, a line mark must reach
-in both directions (check and cross of size ≥ 0.5: ≥ 0.56 measured)."""
+"""Extent of the strokes, as a share of the interior's width and of its height, a line
+mark must reach in both directions (checks and crosses of size ≥ 0.5: ≥ 0.38; the
+stroke-like slivers and specks it keeps out: ≤ 0.32, but one of 408)."""
 
 NO_FORM, FILLED_AREA, LINE_MARK = 0, 1, 2
 """Codes of :func:`forms`."""
