@@ -223,7 +223,7 @@ def _form_measures(
     }
     for key, value in measured.items():
         out[key][idx] = value
-    out["form"][idx] = thresholds.forms(body, cover, side, compact, span)
+    out["form"][idx] = thresholds.forms(cover, side, compact, span)
     return out
 
 

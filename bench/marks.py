@@ -17,10 +17,15 @@ more), *erasures*, and blank targets.  For each threshold, the extreme values of
 measure on each side, and the states of each population: what a threshold must separate
 and by how much.
 
-Writes JSON (machine, commit, ``curves`` and ``margins``) to stdout and ``--out``.
+**Edge.**  ``--edge-pages`` envelope pages carry only the marks where a filled area and a
+dab meet (clear fills and pencil fills of size exactly 0.5; dabs of exactly 30 % at
+darkness 0.6–0.9) and report, for values of ``COVERED`` around the chosen one, how many
+fills each would miss and how many dabs it would count.
+
+Writes JSON (machine, commit, ``curves``, ``margins`` and ``edge``) to stdout and ``--out``.
 
     .venv/bin/python bench/marks.py [--pages 8] [--dpi 200] [--population-pages 540]
-        [--workers 2] [--out var/bench/marks.json]
+        [--edge-pages 0] [--workers 2] [--out var/bench/marks.json]
 """
 
 from __future__ import annotations
@@ -168,12 +173,25 @@ def _population_mark(rng: np.random.Generator, target_id: str) -> tuple[str, Mar
     return "erased", MarkSpec("erased", target_id, float(rng.uniform(0.2, 1.0)), 0.9)
 
 
-def _population_page(args: tuple[int, str, int]) -> list[dict]:
-    seed, profile, dpi = args
+def _edge_mark(rng: np.random.Generator, target_id: str) -> tuple[str, MarkSpec]:
+    """One mark where filled areas and dabs meet: a clear fill or pencil fill of size
+    exactly 0.5, or a dab of exactly 30 % as dark as the marginal population allows."""
+    kind = str(rng.choice(("fill", "faint")))
+    if rng.random() < 0.5:
+        darkness = float(rng.uniform(CLEAR_DARKNESS[kind], 1.0))
+        return f"clear {kind}", MarkSpec(kind, target_id, 0.5, darkness)
+    return f"marginal {kind}", MarkSpec(kind, target_id, 0.3, float(rng.uniform(0.6, 0.9)))
+
+
+POPULATIONS = {"acceptance": _population_mark, "edge": _edge_mark}
+
+
+def _population_page(args: tuple[int, str, int, str]) -> list[dict]:
+    seed, profile, dpi, population = args
     reader, layout = _setup()
     rng = np.random.default_rng(seed)
     chosen = layout.targets[int(rng.integers(SPREAD)) :: SPREAD]
-    drawn = {t.id: _population_mark(rng, t.id) for t in chosen}
+    drawn = {t.id: POPULATIONS[population](rng, t.id) for t in chosen}
     page = _read(reader, layout, [spec for _, spec in drawn.values()], dpi, profile, seed)
     if not page.interpretation.readable:
         return [{"population": "unreadable page", "reason": page.interpretation.reason.value}]
@@ -199,9 +217,7 @@ def margins(pages: int, workers: int, seed: int = 1) -> dict:
     """The margins table: per threshold, the extreme measure on each side."""
     from ballot_reader import thresholds as th
 
-    jobs = [(seed * 1_000_000 + n, PROFILES[n // 3 % 3], DPIS[n % 3]) for n in range(pages)]
-    with ProcessPoolExecutor(workers) as pool:
-        rows = [r for page in pool.map(_population_page, jobs, chunksize=4) for r in page]
+    rows = _pages(pages, PROFILES, "acceptance", seed, workers)
     refused = Counter(r["reason"] for r in rows if r["population"] == "unreadable page")
     rows = [r for r in rows if r["population"] != "unreadable page"]
 
@@ -216,6 +232,10 @@ def margins(pages: int, workers: int, seed: int = 1) -> dict:
         """Measured and dark enough to count, if its form were a mark's."""
         return [r for r in rs if r["body"] > 0 and r["peak"] >= th.STRONG]
 
+    def pop_dabs(rs: list[dict]) -> list[dict]:
+        """Ink that reaches no whole side: what only COVERED can count."""
+        return [r for r in rs if r["side"] < th.SIDE]
+
     clear_line = [r for r in pop("clear", "check", "cross") if r["body"] > 0]
     blobs = strong(pop("marginal ", "fill", "partial", "faint"))
     light = pop("marginal pencil") + pop("erased")
@@ -227,10 +247,10 @@ def margins(pages: int, workers: int, seed: int = 1) -> dict:
             "clear_lowest_peak": _extreme(pop("clear"), "peak", False),
             "erasure_or_light_pencil_highest_peak": _extreme(light, "peak", True),
         },
-        "FULL": {
-            "threshold": th.FULL,
-            "clear_fill_lowest_body": _extreme(pop("clear", "fill", "faint"), "body", False),
-            "marginal_highest_body": _extreme(blobs, "body", True),
+        "COVERED": {
+            "threshold": th.COVERED,
+            "clear_fill_lowest_cover": _extreme(pop("clear", "fill", "faint"), "cover", False),
+            "marginal_dab_highest_cover": _extreme(pop_dabs(blobs), "cover", True),
         },
         "FILLED": {
             "threshold": th.FILLED,
@@ -264,7 +284,7 @@ def margins(pages: int, workers: int, seed: int = 1) -> dict:
         total = sum(counts.values())
         shares[name.strip()] = {k: round(counts[k] / total, 4) for k in sorted(counts)}
     return {
-        "pages": len(jobs),
+        "pages": pages,
         "pages_refused": dict(refused),
         "targets": len(rows),
         "thresholds": table,
@@ -273,7 +293,50 @@ def margins(pages: int, workers: int, seed: int = 1) -> dict:
     }
 
 
-def run(pages: int, dpi: int, population_pages: int, workers: int) -> dict:
+def _pages(pages: int, profiles: tuple[str, ...], population: str, seed: int, workers: int):
+    """Rows of ``pages`` seeded population pages spread over the profiles and DPIS."""
+    jobs = [
+        (seed * 1_000_000 + n, profiles[n // 3 % len(profiles)], DPIS[n % 3], population)
+        for n in range(pages)
+    ]
+    with ProcessPoolExecutor(workers) as pool:
+        return [r for page in pool.map(_population_page, jobs, chunksize=4) for r in page]
+
+
+def edge(pages: int, workers: int, seed: int = 2) -> dict:
+    """Where filled areas and dabs meet (envelope scans): for each candidate value of
+    COVERED, the clear fills it would miss and the dabs it would count, and the states
+    the reader gives them."""
+    from ballot_reader import thresholds as th
+
+    rows = [r for r in _pages(pages, ("envelope",), "edge", seed, workers) if "kind" in r]
+    rows = [r for r in rows if r["peak"] >= th.STRONG]
+    clear = [r for r in rows if r["population"].startswith("clear")]
+    dabs = [r for r in rows if r["population"].startswith("marginal")]
+    candidates = [round(th.COVERED + d, 2) for d in (-0.04, -0.02, -0.01, 0, 0.01, 0.02, 0.04)]
+    return {
+        "pages": pages,
+        "clear_fills": len(clear),
+        "dabs": len(dabs),
+        "COVERED": th.COVERED,
+        "candidates": [
+            {
+                "covered": c,
+                "clear_fills_below": sum(r["cover"] < c for r in clear),
+                "dabs_at_or_above": sum(r["cover"] >= c for r in dabs),
+            }
+            for c in candidates
+        ],
+        "clear_lowest_cover": _extreme(clear, "cover", False),
+        "dab_highest_cover": _extreme(dabs, "cover", True),
+        "states": {
+            name: dict(Counter(r["state"] for r in rs))
+            for name, rs in (("clear fills", clear), ("dabs", dabs))
+        },
+    }
+
+
+def run(pages: int, dpi: int, population_pages: int, workers: int, edge_pages: int = 0) -> dict:
     report = {
         "benchmark": "marks",
         "what": "reader scores, form measures and states per mark condition, national PR "
@@ -284,6 +347,8 @@ def run(pages: int, dpi: int, population_pages: int, workers: int) -> dict:
     }
     if population_pages:
         report["margins"] = margins(population_pages, workers)
+    if edge_pages:
+        report["edge"] = edge(edge_pages, workers)
     if pages:
         report["curves"]["rows"] = curves(pages, dpi, workers)
     return report
@@ -296,10 +361,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--population-pages", type=int, default=540, help="pages of the margins part"
     )
+    parser.add_argument(
+        "--edge-pages", type=int, default=0, help="pages of fills at 0.5 against dabs at 0.3"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("var/bench/marks.json"))
     args = parser.parse_args(argv)
-    provenance.emit(run(args.pages, args.dpi, args.population_pages, args.workers), args.out)
+    report = run(args.pages, args.dpi, args.population_pages, args.workers, args.edge_pages)
+    provenance.emit(report, args.out)
     return 0
 
 
