@@ -12,6 +12,7 @@ layouts, its contest specs), so a scanner pays for them once, not per sheet.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,15 +38,19 @@ from election.stylecode import StyleCode, election_tag
 from election.validity import ContestSpec, judge
 
 PAGE_INSET_MM = 2.0
+"""Rows this far inside the page's top and bottom edges bound the streak search."""
 MAX_MASKED = 0.35
 """Largest share of a box interior that masked streak columns may hide."""
 BOX_SEARCH_MM = 0.4
 """Box search radius around a homography (four fiducials, or three plus the boxes found
 around the affine fit): exact to ~0.05 mm, the search only absorbs print tolerances."""
 AFFINE_SEARCH_MM = 2.0
-"""Search radius around the affine fit of three fiducials, off by up to the envelope's
-1.5 mm skew at the missing corner."""
-"""Rows this far inside the page's top and bottom edges bound the streak search."""
+"""Search radius around the affine fit of three fiducials (the style-code strip, and the
+boxes' first pass): that fit is off by up to ~3.5 mm at the missing corner in the
+envelope, which the strip search and the boxes' second pass take up (see :func:`_refit`)."""
+FIRST_REFIT_SHARE = 0.5
+"""Share of the points that must agree with the first homography of three markers and
+the boxes located around the affine fit (see :func:`_refit`)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,7 @@ class Reader:
         if min(gray.shape) < images.MIN_SIDE:
             raise _Refusal(Unreadable.NOT_A_BALLOT, f"image of {gray.shape[1]}×{gray.shape[0]} px")
         dpi = _hint(dpi_hint) or fiducials.guess_dpi(gray.shape)
-        seen["sightings"] = sightings = fiducials.find(gray, dpi)
+        seen["sightings"] = sightings = fiducials.find(gray, dpi, self.fiducials)
         if not sightings:
             raise _Refusal(Unreadable.NOT_A_BALLOT, "no ballot fiducial anywhere in the image")
         reg = self._register(sightings)
@@ -140,17 +145,27 @@ class Reader:
                 layout_any.code_cells,
                 0.0 if len(reg.markers) >= 4 else AFFINE_SEARCH_MM,
                 masked,
+                self._corner_weight(reg, _centres(layout_any.code_cells)),
             )
         except stylecode_reader.StyleCodeUnreadable as exc:
             raise _Refusal(Unreadable.STYLE_CODE_UNREADABLE, str(exc)) from None
         seen["strip"] = strip
         style = self._check_code(strip.code, dec)
         seen["layout"] = layout = self.layout(style, strip.code.dec)
-        search = BOX_SEARCH_MM
         if len(reg.markers) < 4:
             affine = reg
-            seen["registration"] = reg = _refit(gray, reg, sightings, layout)
-            search = AFFINE_SEARCH_MM if reg is affine else BOX_SEARCH_MM
+            centres = _centres([t.box for t in layout.targets])
+            weight = self._corner_weight(reg, centres)
+            seeds = centres
+            if weight is not None:
+                seeds = centres + weight[:, None] * np.array(strip.corner_mm)
+            seen["registration"] = reg = _refit(gray, reg, sightings, layout, seeds)
+            if reg is affine:
+                raise _Refusal(
+                    Unreadable.OUTSIDE_ENVELOPE,
+                    "the printed boxes do not agree with the three fiducials found: "
+                    "sheet folded, skewed or not flat",
+                )
         _refuse_streaks(found, reg, [t.clear for t in layout.targets], "a target")
         try:
             scores = targets.measure(
@@ -159,7 +174,7 @@ class Reader:
                 layout.targets,
                 strip.black,
                 reg.dpi,
-                search,
+                BOX_SEARCH_MM,
                 masked,
             )
         except ValueError as exc:
@@ -196,6 +211,28 @@ class Reader:
                 else Unreadable.OUTSIDE_ENVELOPE
             )
             raise _Refusal(reason, str(exc)) from None
+
+    def _corner_weight(
+        self, reg: registration.Registration, points: np.ndarray
+    ) -> np.ndarray | None:
+        """Per page point (mm), the weight of the missing fiducial's corner (three
+        markers), else None.
+
+        An affine fit through three markers misses the sheet's perspective by an error
+        that is, to first order, the missing corner's error times its bilinear weight:
+        ``(x − x₀)/(x₁ − x₀) · (y − y₀)/(y₁ − y₀)``, from the opposite marker (0) to the
+        missing one (1).  The strip lies on the bottom markers' row, so the weight runs
+        along it from 0 to about 1 when a bottom marker is missing and is 0 for a top one.
+        """
+        missing = [f for f in self.fiducials if f.marker_id not in reg.markers]
+        if len(missing) != 1:
+            return None
+        x1, y1 = missing[0].center
+        x0, y0 = max(
+            (f.center for f in self.fiducials),
+            key=lambda c: (c[0] - x1) ** 2 + (c[1] - y1) ** 2,
+        )
+        return (points[:, 0] - x0) / (x1 - x0) * (points[:, 1] - y0) / (y1 - y0)
 
     def _check_code(self, code: StyleCode, dec: int | None) -> BallotStyle:
         """The ballot style the code names, if this election and DEC may scan it."""
@@ -243,9 +280,13 @@ class Reader:
     ) -> Interpretation:
         marked = states(scores.score, scores.strength, scores.ring)
         readings = tuple(
-            TargetReading(t.id, round(float(s), 4), state, (float(c[0]), float(c[1])))
-            for t, s, state, c in zip(
-                layout.targets, scores.score, marked, scores.centers_px, strict=True
+            TargetReading(t.id, round(s, 4), state, (x, y))
+            for t, s, state, (x, y) in zip(
+                layout.targets,
+                np.asarray(scores.score, np.float64).tolist(),
+                marked,
+                np.asarray(scores.centers_px, np.float64).tolist(),
+                strict=True,
             )
         )
         chosen = [
@@ -329,12 +370,33 @@ def _refit(
     reg: registration.Registration,
     sightings: tuple[fiducials.Sighting, ...],
     layout: Layout,
+    seeds: np.ndarray,
 ) -> registration.Registration:
-    """Three fiducials: locate every box around the affine fit, then fit a homography."""
-    centers = np.array([(t.box.cx, t.box.cy) for t in layout.targets])
+    """Three fiducials: a homography from the markers and the boxes, or ``reg`` itself
+    when the boxes do not agree with the markers.
+
+    First every box is located within ±2 mm of the affine fit, starting from ``seeds``
+    (the box centres moved by the error the strip search found at the missing corner);
+    boxes near the missing corner may lie further off than that, so a first homography
+    needs only :data:`FIRST_REFIT_SHARE` of the points to agree.  Then every box is
+    located again within :data:`BOX_SEARCH_MM` of that homography, and the homography
+    fitted to those must have :data:`~ballot_reader.registration.REFIT_SHARE` agreeing:
+    on a flat sheet all of them do.
+    """
+    centers = _centres([t.box for t in layout.targets])
     step = targets.pitch(reg.dpi)
-    found = centers + targets.locate(gray, reg.homography, centers, step, AFFINE_SEARCH_MM)
-    return registration.refit(reg, sightings, layout.fiducials, centers, reg.to_pixels(found))
+    found = seeds + targets.locate(gray, reg.homography, seeds, step, AFFINE_SEARCH_MM)
+    first = registration.refit(
+        reg, sightings, layout.fiducials, centers, reg.to_pixels(found), FIRST_REFIT_SHARE
+    )
+    if first is reg:
+        return reg
+    found = centers + targets.locate(gray, first.homography, centers, step, BOX_SEARCH_MM)
+    return registration.refit(reg, sightings, layout.fiducials, centers, first.to_pixels(found))
+
+
+def _centres(rects: Sequence[Rect]) -> np.ndarray:
+    return np.array([(r.cx, r.cy) for r in rects])
 
 
 def _page_rows(reg: registration.Registration) -> tuple[int, int]:

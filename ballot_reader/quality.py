@@ -57,30 +57,31 @@ def blur_mm(
 ) -> float:
     """Median edge σ in mm across the strip's black/white cell boundaries."""
     offsets = np.arange(-_EDGE_HALF_MM, _EDGE_HALF_MM + 1e-9, _EDGE_STEP_MM)
-    lines, signs = [], []
-    for i in range(len(cells) - 1):
-        if bits[i] != bits[i + 1]:
-            edge_x, cy = cells[i].x1, cells[i].cy
-            lines.append([(edge_x + o, cy) for o in offsets])
-            signs.append(1.0 if bits[i] else -1.0)
-    if not lines:
+    edges = [i for i in range(len(cells) - 1) if bits[i] != bits[i + 1]]
+    if not edges:
         return float("nan")
-    values = sample(image, homography, np.array(lines))
-    level = (values - black) / max(white - black, 1.0)
-    level = np.where(np.array(signs)[:, None] > 0, level, 1.0 - level)
-    widths = [_rise(profile, offsets) for profile in level]
-    return float(np.nanmedian(widths)) / 1.349
+    lines = np.empty((len(edges), len(offsets), 2))
+    lines[..., 0] = np.array([cells[i].x1 for i in edges])[:, None] + offsets
+    lines[..., 1] = np.array([cells[i].cy for i in edges])[:, None]
+    level = (sample(image, homography, lines) - black) / max(white - black, 1.0)
+    dark_first = np.array([bits[i] for i in edges], bool)
+    level = np.where(dark_first[:, None], level, 1.0 - level)
+    return float(np.nanmedian(_rises(level, offsets))) / 1.349
 
 
-def _rise(profile: np.ndarray, offsets: np.ndarray) -> float:
-    """Distance between the 25 % and 75 % crossings of a dark-to-light edge profile,
-    each crossing interpolated between samples."""
+def _rises(profiles: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per dark-to-light edge profile (one per row), the distance between its first 25 %
+    and first 75 % crossings, each interpolated between samples; NaN where a profile
+    starts above a level or never reaches it."""
+    rows = np.arange(len(profiles))
     crossings = []
     for level in (0.25, 0.75):
-        above = np.flatnonzero(profile >= level)
-        if not above.size or above[0] == 0:
-            return float("nan")
-        i = above[0]
-        a, b = profile[i - 1], profile[i]
-        crossings.append(offsets[i - 1] + (level - a) / (b - a) * (offsets[i] - offsets[i - 1]))
-    return float(crossings[1] - crossings[0])
+        above = profiles >= level
+        first = above.argmax(axis=1)
+        found = above[rows, first] & (first > 0)
+        i = np.maximum(first, 1)
+        a, b = profiles[rows, i - 1], profiles[rows, i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = offsets[i - 1] + (level - a) / (b - a) * (offsets[i] - offsets[i - 1])
+        crossings.append(np.where(found, x, np.nan))
+    return crossings[1] - crossings[0]

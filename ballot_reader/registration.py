@@ -22,9 +22,15 @@ from election.layout import Fiducial
 
 MIN_FIDUCIALS = 3
 _REFIT_TOLERANCE_MM = 0.3
+REFIT_SHARE = 0.7
+"""Share of the points (marker corners and boxes) that must agree with a refit."""
 MAX_RESIDUAL_MM = 0.3
 """RMS distance between detected and fitted corners.  Good scans measure under 0.05 mm
-(docs/reader.md); a marker found on a fold, or a sheet that is not flat, measures more."""
+(docs/reader.md); a marker found on a fold, or a sheet that is not flat, measures more.
+One corner alone may disagree (it is then left out of the fit): see
+:func:`_without_worst_corner`."""
+_OUTLIER_MM = 0.5
+"""How far that one corner must be from the fit of the others to be left out."""
 DPI_RANGE = (100.0, 650.0)
 """Below 100 dpi a 0.5 mm pen stroke is under two pixels; above 650 nothing is gained."""
 MAX_TILT_DEG = 10.0
@@ -79,12 +85,19 @@ def register(
     homography = _fit(src, dst, len(pairs))
     if homography is None or not np.all(np.isfinite(homography)):
         raise RegistrationFailed("the fiducials do not define a page (degenerate geometry)")
-    fitted = cv2.perspectiveTransform(src.reshape(-1, 1, 2), homography).reshape(-1, 2)
-    px_per_mm = _scale(homography, page_size)
-    residual = float(np.sqrt(np.mean(np.sum((fitted - dst) ** 2, axis=1)))) / px_per_mm
+    errors = _errors(homography, src, dst)
+    quad = _corners(homography, page_size)
+    px_per_mm = _scale(quad, page_size)
+    residual = float(np.sqrt(np.mean(errors**2))) / px_per_mm
+    if residual > MAX_RESIDUAL_MM:
+        homography, residual = _without_worst_corner(
+            src, dst, len(pairs), homography, errors, px_per_mm
+        )
+        quad = _corners(homography, page_size)
+        px_per_mm = _scale(quad, page_size)
     dpi = px_per_mm * 25.4
-    upside_down, tilt = _orientation(homography, page_size)
-    shape_error = _shape_error(homography, page_size, px_per_mm)
+    upside_down, tilt = _orientation(quad)
+    shape_error = _shape_error(quad, page_size, px_per_mm)
     if residual > MAX_RESIDUAL_MM:
         raise RegistrationFailed(
             f"fiducials disagree by {residual:.2f} mm RMS (limit {MAX_RESIDUAL_MM} mm): "
@@ -112,12 +125,14 @@ def refit(
     fiducials: Sequence[Fiducial],
     points_mm: np.ndarray,
     points_px: np.ndarray,
+    min_share: float = REFIT_SHARE,
 ) -> Registration:
     """A full homography from three fiducials plus the printed boxes found on the page.
 
     With three markers the first fit is affine; the boxes located around it (each one a
     small fiducial of its own) restore the perspective.  RANSAC drops any box that was
-    located on the wrong edges; if too few agree, the affine fit is kept.
+    located on the wrong edges; if fewer than ``min_share`` of the points agree, ``reg``
+    itself is returned.
     """
     printed = {f.marker_id: f for f in fiducials}
     src = [c for s in sightings if s.marker_id in printed for c in printed[s.marker_id].corners]
@@ -128,11 +143,48 @@ def refit(
     homography, mask = cv2.findHomography(
         src_all, dst_all, cv2.RANSAC, _REFIT_TOLERANCE_MM * px_per_mm
     )
-    if homography is None or mask is None or int(mask.sum()) < 0.7 * len(src_all):
+    if homography is None or mask is None or int(mask.sum()) < min_share * len(src_all):
         return reg
     return Registration(
         homography, reg.residual_mm, reg.dpi, reg.tilt_deg, reg.upside_down, reg.markers
     )
+
+
+def _errors(homography: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    fitted = cv2.perspectiveTransform(src.reshape(-1, 1, 2), homography).reshape(-1, 2)
+    return np.linalg.norm(fitted - dst, axis=1)
+
+
+def _without_worst_corner(
+    src: np.ndarray,
+    dst: np.ndarray,
+    markers: int,
+    everything: np.ndarray,
+    errors: np.ndarray,
+    px_per_mm: float,
+) -> tuple[np.ndarray, float]:
+    """The fit without the one corner that disagrees most with ``everything`` (the fit
+    of all corners, whose ``errors`` are given), and its residual in mm.
+
+    A sensor streak or a speck along a marker's edge can pull one refined corner off by
+    a millimetre while the other 11 or 15 agree to a few hundredths; the page is flat and
+    the fit without that corner is exact.  A page that is not flat (or a damaged marker)
+    leaves the others disagreeing too, and the residual stays over the limit.  Returns
+    the full fit and its residual unchanged when leaving the corner out does not bring
+    the residual within :data:`MAX_RESIDUAL_MM` or the corner does not stand out by
+    :data:`_OUTLIER_MM`.
+    """
+    worst = int(np.argmax(errors))
+    keep = np.arange(len(src)) != worst
+    residual = float(np.sqrt(np.mean(errors**2))) / px_per_mm
+    homography = _fit(src[keep], dst[keep], markers)
+    if homography is None or not np.all(np.isfinite(homography)):
+        return everything, residual
+    rest = float(np.sqrt(np.mean(_errors(homography, src[keep], dst[keep]) ** 2))) / px_per_mm
+    off = float(_errors(homography, src[~keep], dst[~keep])[0]) / px_per_mm
+    if rest > MAX_RESIDUAL_MM or off < _OUTLIER_MM:
+        return everything, residual
+    return homography, rest
 
 
 def _fit(src: np.ndarray, dst: np.ndarray, markers: int) -> np.ndarray | None:
@@ -156,16 +208,15 @@ def _corners(homography: np.ndarray, page_size: tuple[float, float]) -> np.ndarr
     return cv2.perspectiveTransform(page, homography).reshape(-1, 2)
 
 
-def _scale(homography: np.ndarray, page_size: tuple[float, float]) -> float:
+def _scale(quad: np.ndarray, page_size: tuple[float, float]) -> float:
     """Pixels per millimetre: the square root of the mapped page area over the true area."""
-    quad = _corners(homography, page_size).astype(np.float32)
-    area = abs(cv2.contourArea(quad))
+    area = abs(cv2.contourArea(quad.astype(np.float32)))
     return math.sqrt(area / (page_size[0] * page_size[1]))
 
 
-def _orientation(homography: np.ndarray, page_size: tuple[float, float]) -> tuple[bool, float]:
+def _orientation(quad: np.ndarray) -> tuple[bool, float]:
     """Whether the page's top is at the image bottom, and the remaining tilt in degrees."""
-    tl, tr, _br, _bl = _corners(homography, page_size)
+    tl, tr, _br, _bl = quad
     dx, dy = tr - tl
     angle = math.degrees(math.atan2(dy, dx))
     upside_down = abs(angle) > 90.0
@@ -173,8 +224,7 @@ def _orientation(homography: np.ndarray, page_size: tuple[float, float]) -> tupl
     return upside_down, tilt
 
 
-def _shape_error(homography: np.ndarray, page_size: tuple[float, float], px_per_mm: float) -> float:
-    quad = _corners(homography, page_size)
+def _shape_error(quad: np.ndarray, page_size: tuple[float, float], px_per_mm: float) -> float:
     sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1) / px_per_mm
     w, h = page_size
     expected = np.array([w, h, w, h])

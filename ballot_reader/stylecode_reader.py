@@ -9,13 +9,14 @@ what the target scores are normalised with.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from ballot_reader.sampling import sample, sample_pixels, to_pixels
+from ballot_reader.sampling import sample_pixels, sample_xy, to_pixels
 from ballot_reader.targets import clear_of
 from election.layout import Rect
 from election.stylecode import START_GUARD, STOP_GUARD, StyleCode, StyleCodeError, from_cells
@@ -28,7 +29,17 @@ _GRID = (5, 5)
 """Sample points per cell (across, along) in the middle 70 % of the cell: five across, so
 a masked streak (up to 1.2 mm with its fringe) leaves some of every cell."""
 _SPAN = 0.7
+_SEARCH_GRID = (3, 3)
+"""Sample points per cell in the strip search: the corners and middles of the area
+:data:`_GRID` reads, so the placement found is one where every read sample is inside
+its cell (a centre line alone leaves ±1.25 mm of slack across the cell)."""
 _SEARCH_STEP_MM = 0.25
+SPREAD_SEARCH_MM = 4.0
+"""Largest error of a three-marker fit at the missing corner that the strip search
+absorbs: the envelope's perspective skew measured up to 3.5 mm there (docs/reader.md)."""
+_SPREAD_STEP_MM = 0.5
+_PLATEAU_SHARE = 0.2
+_PLATEAU_MM = 1.0
 
 
 class StyleCodeUnreadable(Exception):
@@ -43,6 +54,9 @@ class StripReading:
     black: float
     white: float
     values: tuple[float, ...]
+    corner_mm: tuple[float, float] = (0.0, 0.0)
+    """With three markers and a ``spread``: the affine fit's error at the missing corner
+    that the strip search found (page mm), for the box search to start from."""
 
 
 def read(
@@ -51,19 +65,25 @@ def read(
     cells: Sequence[Rect],
     search_mm: float = 0.0,
     skip: Sequence[tuple[int, int]] = (),
+    spread: np.ndarray | None = None,
 ) -> StripReading:
     """Sample and decode the strip; raises :class:`StyleCodeUnreadable` with the reason.
 
     With ``search_mm`` (registration from three fiducials), the strip is first found
-    within that distance of where the homography puts it: the shift whose cells are
-    most clearly black or white, judged on each cell's centre line.  (One shift for the
-    whole strip: where the affine fit's error changes by more than half a cell along
-    the strip, the page is refused as unreadable; docs/reader.md.)  Sample points in
-    the ``skip`` column ranges (sensor streaks) are left out of each cell's mean.
+    near where the homography puts it: the placement whose cells are most clearly black
+    or white, judged on a 3 × 3 grid in each cell.  The placement is one shift of the whole
+    strip within ``search_mm``, plus, with ``spread`` (per cell, the weight of the
+    missing fiducial's corner: 0 at the markers found, 1 at the missing one), a second
+    shift scaled by that weight, within :data:`SPREAD_SEARCH_MM`: an affine fit from
+    three markers misses the sheet's perspective by an error that grows towards the
+    missing corner, which is where the strip lies when a bottom fiducial is missing.
+    Sample points in the ``skip`` column ranges (sensor streaks) are left out of each
+    cell's mean.
     """
     shift = np.zeros((len(cells), 2))
+    corner = np.zeros(2)
     if search_mm:
-        shift = _segment_shifts(image, homography, tuple(cells), search_mm)
+        shift, corner = _strip_shifts(image, homography, tuple(cells), search_mm, spread)
     values = _cell_values(image, homography, cells, shift, skip)
     if np.isnan(values).any():
         raise StyleCodeUnreadable(
@@ -92,7 +112,9 @@ def read(
         code = from_cells(bits)
     except StyleCodeError as exc:
         raise StyleCodeUnreadable(str(exc)) from None
-    return StripReading(code, black, white, tuple(float(v) for v in values))
+    return StripReading(
+        code, black, white, tuple(float(v) for v in values), (float(corner[0]), float(corner[1]))
+    )
 
 
 def _cell_values(
@@ -103,41 +125,120 @@ def _cell_values(
     skip: Sequence[tuple[int, int]] = (),
 ) -> np.ndarray:
     points = _points(tuple(cells), _GRID)
-    if shift is not None:
+    if shift is not None and shift.any():
         points = points + shift[:, None, :]
     px = to_pixels(homography, points)
     values = sample_pixels(image, px)
     if np.isnan(values).any():
         return np.full(len(cells), np.nan)
+    if not skip:
+        return values.sum(axis=1).astype(np.float64) / values.shape[1]
     values[~clear_of(px[..., 0], skip, pad=0.5)] = np.nan
     counts = np.sum(~np.isnan(values), axis=1)
     sums = np.nansum(values, axis=1)
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def _segment_shifts(
-    image: np.ndarray, homography: np.ndarray, cells: tuple[Rect, ...], search: float
-) -> np.ndarray:
-    """Per cell, the (dx, dy) in mm that puts the sampling on the printed cell: one shift
-    for the whole strip, the one whose cells are most clearly two-tone with the guard
-    cells in their known colours (which rules out a whole-cell slip of the strip)."""
-    centre = _points(cells, (1, 3))
-    steps = np.arange(-search, search + 1e-9, _SEARCH_STEP_MM)
-    shifts = np.array([(dx, dy) for dy in steps for dx in steps])
-    values = _shifted_values(image, homography, centre, shifts)
-    low, high = np.percentile(values, [25, 75], axis=1)
-    signed = (values - ((low + high) / 2)[:, None]) / np.maximum(high - low, 1.0)[:, None]
-    guards = np.array([*START_GUARD, *STOP_GUARD])
-    ends = np.concatenate([signed[:, : len(START_GUARD)], signed[:, -len(STOP_GUARD) :]], axis=1)
-    margin = np.minimum(np.abs(signed).min(axis=1), np.where(guards == 1, -ends, ends).min(axis=1))
-    return np.tile(shifts[int(np.argmax(margin))], (len(cells), 1))
+def _strip_shifts(
+    image: np.ndarray,
+    homography: np.ndarray,
+    cells: tuple[Rect, ...],
+    search: float,
+    spread: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, the (dx, dy) in mm that puts the sampling on the printed cell, and the
+    error found at the missing corner.
+
+    With ``spread``, first the error at the missing corner (each cell shifted by it times
+    its weight), then one shift of the whole strip on top; otherwise the shift alone.
+    A cell's sample points move by its shift through the homography's derivative at
+    the cell centre: over a few millimetres the homography is linear to a thousandth of
+    a pixel, and hundreds of candidate placements cost one remap.
+    """
+    strip = _Strip(image, homography, cells)
+    offset = np.zeros((len(cells), 2))
+    corner = np.zeros(2)
+    if spread is not None and np.any(spread):
+        weights = np.asarray(spread, np.float64)
+        corner = strip.best(offset, weights, _grid(SPREAD_SEARCH_MM, _SPREAD_STEP_MM))
+        offset = corner * weights[:, None]
+    shift = strip.best(offset, np.ones(len(cells)), _grid(search, _SEARCH_STEP_MM))
+    return offset + shift, corner
 
 
-def _shifted_values(
-    image: np.ndarray, homography: np.ndarray, points: np.ndarray, shifts: np.ndarray
-) -> np.ndarray:
-    values = sample(image, homography, points[None] + shifts[:, None, None, :]).mean(axis=2)
-    return np.nan_to_num(values, nan=0.0)
+def _grid(search: float, step: float) -> np.ndarray:
+    steps = np.arange(-search, search + 1e-9, step)
+    return np.array([(dx, dy) for dy in steps for dx in steps])
+
+
+class _Strip:
+    """The strip's search sample points in pixels, and how they move per mm at each cell."""
+
+    def __init__(self, image: np.ndarray, homography: np.ndarray, cells: tuple[Rect, ...]):
+        self.image = image
+        px = to_pixels(homography, _points(cells, _SEARCH_GRID))
+        # (points per cell, cells): broadcasting a shift per cell runs along the cells
+        self.xs = np.ascontiguousarray(px[..., 0].T)
+        self.ys = np.ascontiguousarray(px[..., 1].T)
+        centres = np.array([(c.cx, c.cy) for c in cells])
+        h = 0.5
+        steps = np.array([(h, 0.0), (-h, 0.0), (0.0, h), (0.0, -h)])
+        moved = to_pixels(homography, centres[:, None, :] + steps[None]).astype(np.float64)
+        # pixels per mm at each cell: d(x, y)/d(mm x) and d(x, y)/d(mm y)
+        self.along_x = (moved[:, 0] - moved[:, 1]) / (2 * h)
+        self.along_y = (moved[:, 2] - moved[:, 3]) / (2 * h)
+
+    def best(self, offset: np.ndarray, weights: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+        """Of ``shifts`` (each cell moved by ``offset`` + shift × its weight), the one whose
+        cells are most clearly two-tone with the guard cells in their known colours
+        (which rules out a whole-cell slip of the strip): the largest least distance, in
+        grey levels, of a cell from the middle of the strip's quartiles."""
+        mx = offset[None, :, 0] + shifts[:, 0, None] * weights[None]
+        my = offset[None, :, 1] + shifts[:, 1, None] * weights[None]
+        dx = (mx * self.along_x[:, 0] + my * self.along_y[:, 0]).astype(np.float32)
+        dy = (mx * self.along_x[:, 1] + my * self.along_y[:, 1]).astype(np.float32)
+        values = sample_xy(self.image, self.xs[None] + dx[:, None], self.ys[None] + dy[:, None])
+        values = values.mean(axis=1)
+        low, high = _quartiles(np.nan_to_num(values, nan=0.0))
+        # Grey levels, not shares of the spread: a placement half off the cells dilutes
+        # black and white alike and keeps their ratios, but not their distance.
+        signed = values - ((low + high) / 2)[:, None]
+        guards = np.array([*START_GUARD, *STOP_GUARD])
+        ends = np.concatenate(
+            [signed[:, : len(START_GUARD)], signed[:, -len(STOP_GUARD) :]], axis=1
+        )
+        clear = np.abs(signed).min(axis=1)
+        margin = np.minimum(clear, np.where(guards == 1, -ends, ends).min(axis=1))
+        margin = np.where(np.isnan(margin), -np.inf, margin)  # partly off the image
+        return _middle(shifts, margin)
+
+
+def _middle(shifts: np.ndarray, margin: np.ndarray) -> np.ndarray:
+    """The middle of the best placements: the mean of the shifts within
+    :data:`_PLATEAU_MM` of the best one whose margin is within :data:`_PLATEAU_SHARE` of
+    it.  Every placement that keeps the samples on their cells scores about the same, so
+    the best alone lands anywhere on that plateau, often at its edge."""
+    best = int(np.argmax(margin))
+    top = margin[best]
+    if not np.isfinite(top) or top <= 0:
+        return shifts[best]
+    near = (margin >= (1 - _PLATEAU_SHARE) * top) & np.all(
+        np.abs(shifts - shifts[best]) <= _PLATEAU_MM + 1e-9, axis=1
+    )
+    return shifts[near].mean(axis=0)
+
+
+def _quartiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """25th and 75th percentiles of each row (numpy's default linear interpolation)."""
+    n = values.shape[1]
+    out = []
+    for q in (0.25, 0.75):
+        pos = q * (n - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, n - 1)
+        part = np.partition(values, (lo, hi), axis=1)
+        out.append(part[:, lo] + (part[:, hi] - part[:, lo]) * (pos - lo))
+    return out[0], out[1]
 
 
 @lru_cache(maxsize=8)

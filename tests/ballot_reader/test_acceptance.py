@@ -3,9 +3,10 @@
 Clear marks (fill, partial, pencil, check, cross of size ≥ 0.5; darkness ≥ 0.6, pencil 0.7)
 and clear blanks must come back exactly as the ground truth, for both ballot kinds,
 both languages, 150/200/300 dpi and any scan the ``envelope`` profile can produce
-(plus a top fiducial covered in some pages; see COVERABLE).  Marginal marks must never be decided
-silently as marked; the share read as marginal is reported.  The default run keeps a
-small number of examples (the suite shares two cores); ``-m slow`` runs the sweep.
+(plus any one fiducial covered in 40 % of the pages; see COVERABLE).  Marginal marks must
+never be decided silently as marked; the share read as marginal is reported.  The default
+run keeps a small number of examples (the suite shares two cores); ``-m slow`` runs the
+sweep.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ CLEAR_DARKNESS = {"fill": 0.6, "partial": 0.6, "faint": 0.7, "check": 0.6, "cros
 """Lowest darkness of a clear mark: grained pencil ("faint") needs more, because at 0.6
 its lightest strokes are as light as the darkest erasures (docs/reader.md)."""
 RULES = RuleSet.named("kg2021").validity
-COVERABLE = ("TL", "TR")
-"""Fiducials the acceptance test covers.  With a bottom one covered the style-code strip
-lies next to the missing corner, where the three-marker affine fit can be off by more
-than the strip search absorbs; those pages come back ``style_code_unreadable`` (refused,
-never misread; about 5 % of them in bench/accuracy.py).  See docs/reader.md."""
+COVERABLE = ("TL", "TR", "BR", "BL")
+"""Fiducials the acceptance test covers, one at a time: any of the four.  With a bottom
+one covered the style-code strip lies next to the missing corner, where the three-marker
+affine fit is off by up to ~3.5 mm; the strip search follows that error along the strip
+(docs/reader.md, "Registration")."""
 
 
 @st.composite
@@ -56,7 +57,7 @@ def clear_ballots(draw):
         draw(st.sampled_from(["ky", "ru"])),
         draw(st.sampled_from([150, 200, 300])),
         draw(st.integers(0, 2**31 - 1)),
-        draw(st.sampled_from([None, None, None, *COVERABLE])),
+        draw(st.sampled_from([*(None,) * 6, *COVERABLE])),
     )
 
 
@@ -113,12 +114,43 @@ def test_clear_marks_and_blanks_are_read_exactly_sweep(case):
 
 
 MARGINAL_KINDS = ("fill", "partial", "faint")
+SLIVER = 0.25
+"""Partial fill below which a band may read blank: it ends within (1.06 × fill − 0.03) of
+the box side from the edge (fixtures/marks.py), at most 1.4 mm, and the interior is
+sampled from 0.75 mm inside the edge, clear of the printed outline's blur, so the band
+shows there as a strip of at most 0.65 mm or not at all."""
+WASHED_OUT = 16.0
+"""Grey levels: a mark whose mean shade the scan's exposure leaves this close to the
+paper's white (over-exposure clips light pencil to paper) may read blank.  Measured on
+12,000 marks of this population (seeds 1–200): none marked; every blank reading that is
+not a sliver had at most 13.7 grey levels left, and all 7,543 marks that were neither
+slivers nor washed out read marginal (docs/reader.md)."""
+GRAIN = 0.675
+"""Mean of the pencil ("faint") grain, uniform 0.35–1 (fixtures/marks.py)."""
+
+
+def _shade_left(page, mark: MarkSpec) -> float:
+    """Grey levels between the scanned paper and the mark's mean shade, after the scan's
+    exposure and its clipping at white (fixtures/scan.py, Exposure)."""
+    exposure = dict(page.applied).get("Exposure", {"brightness": 0.0, "contrast": 1.0})
+    b, c = exposure["brightness"], exposure["contrast"]
+
+    def out(v: float) -> float:
+        return min(255.0, max(0.0, c * (v - 128.0) + 128.0 + 255.0 * b))
+
+    grain = GRAIN if mark.kind == "faint" else 1.0
+    return out(255.0) - out(255.0 * (1.0 - mark.darkness * grain))
 
 
 def _marginal_states(pages: int, seed0: int) -> dict[str, int]:
-    """States of marginal marks: fill 10–30 % of the box, and faint pencil."""
+    """States of marginal marks: fill 10–30 % of the box, and faint pencil.
+
+    None may be read as marked.  One read blank must be explained by the physics the
+    reader cannot see past: a band under the outline margin (SLIVER) or a mark the scan
+    washed out (WASHED_OUT); every other one must come back marginal.
+    """
     rng = np.random.default_rng(seed0)
-    counts = {s.value: 0 for s in TargetState}
+    counts = {s.value: 0 for s in TargetState} | {"blank: sliver": 0, "blank: washed out": 0}
     for page_no in range(pages):
         kind = (BallotKind.PR, BallotKind.SMD)[page_no % 2]
         targets = layout(kind).targets
@@ -144,19 +176,23 @@ def _marginal_states(pages: int, seed0: int) -> dict[str, int]:
         page = scanned(kind, marks, dpi=200, profile="envelope", seed=seed0 * 1000 + page_no)
         reading = interpret(page.image, national())
         assert reading.readable, reading.detail
-        states = {t.target: t.state for t in reading.targets}
+        states = {t.target: t for t in reading.targets}
         for m in marks:
-            state = states[m.target]
-            if m.kind == "faint" and m.darkness <= 0.2:
-                # As light as an erasure: may be flagged, never counted.
-                assert state is not TargetState.MARKED, m
-            counts[state.value] += 1
+            read = states[m.target]
+            assert read.state is not TargetState.MARKED, (m, read.score)
+            if read.state is TargetState.UNMARKED:
+                sliver = m.kind == "partial" and m.fill < SLIVER
+                washed = _shade_left(page, m) < WASHED_OUT
+                assert sliver or washed, (m, round(_shade_left(page, m), 1), read.score)
+                counts["blank: sliver" if sliver else "blank: washed out"] += 1
+            counts[read.state.value] += 1
     return counts
 
 
 def test_marginal_marks_are_flagged_not_silently_counted(record_property):
     counts = _marginal_states(10, 7)
-    total = sum(counts.values())
+    total = sum(counts[s.value] for s in TargetState)
     shares = {k: round(v / total, 3) for k, v in counts.items()}
     record_property("marginal_mark_states", shares)
     print(f"marginal marks ({total}): {shares}")
+    assert counts[TargetState.MARKED.value] == 0

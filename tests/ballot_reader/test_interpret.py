@@ -173,3 +173,9 @@ def test_interpret_never_raises_on_odd_arguments():
     page = scanned(BallotKind.SMD, [], dpi=150).image
     for hint in (None, 0, -5, 1e9, float("nan"), True, "200", 150):
         assert interpret(page, national(), dpi_hint=hint).readable
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (1, 1), (64, 64, 3), (40, 900)])
+def test_a_tiny_or_odd_image_without_a_dpi_hint_is_refused_not_raised(shape):
+    reading = interpret(np.full(shape, 255, dtype=np.uint8), national())
+    assert not reading.readable and reading.reason
