@@ -141,7 +141,14 @@ class UnitMachine(RuleBasedStateMachine):
     def any_action(self, name: str) -> None:
         """Whatever the state: an illegal action raises, is logged and changes nothing."""
         call = getattr(self.unit, name)
-        self._do(lambda: call(lambda report: None) if name == "transmit" else call())
+        pending = self.unit._pending
+        in_flight = pending[0].label if name == "cast_anyway" and pending else None
+        outcome = self._do(
+            lambda: call(lambda report: None) if name == "transmit" else call(), in_flight
+        )
+        # A legal cast_anyway counts the ballot returned with a warning.
+        if getattr(outcome, "status", None) is Status.ACCEPTED:
+            self.accepted.append(outcome.sheet)
 
     @_in(State.POLLS_OPEN)
     @rule(
