@@ -25,6 +25,7 @@ import numpy as np
 from ballot_reader.interpret import PageReading
 from ballot_reader.interpretation import TargetState
 from ballot_reader.thresholds import MARGINAL, RING
+from election.validity import Preference
 
 COLOURS = {
     TargetState.MARKED: (40, 170, 40),
@@ -153,9 +154,8 @@ def _banner_lines(reading: PageReading) -> list[str]:
     if it.readable:
         v = it.verdict
         verdict = _ascii(it.detail)[:80] if v is None else f"{v.kind} {v.option or ''}"
-        if v is not None and v.preference.value != "not_applicable":
-            pos = f" No. {v.credited_position}" if v.credited_position else ""
-            verdict += f", preference {v.preference}{pos}"
+        if v is not None and v.preference is not Preference.NOT_APPLICABLE:
+            verdict += ", " + v.preference.phrase(v.credited_position)
         marked = sorted(t.target for t in it.targets if t.state is TargetState.MARKED)
         lines.append(f"READ: {verdict}; marked {', '.join(marked) or 'none'}")
         if it.marginal:

@@ -51,6 +51,15 @@ class Preference(enum.StrEnum):
     VOID = "void"
     NOT_APPLICABLE = "not_applicable"
 
+    def phrase(self, credited: int | None) -> str:
+        """The words a summary line uses, so the CLI and the overlay say it alike."""
+        credit = f", No. {credited} credited" if credited else ""
+        return {
+            Preference.PREFERENCE: f"preference No. {credited}",
+            Preference.NONE: f"no preference{credit}",
+            Preference.VOID: "preference void",
+        }.get(self, "")
+
 
 class Handling(enum.StrEnum):
     """What the scanner does with the sheet after reading it."""

@@ -17,6 +17,7 @@ from ballot_reader import images, overlay
 from ballot_reader.interpret import PageReading, not_an_image, reader_for
 from ballot_reader.interpretation import Interpretation
 from election.errors import PcosLabError
+from election.validity import Preference
 from pcos.commands.common import add_election_source, add_json, emit, load_election
 
 EXIT_ALL_READ = 0
@@ -129,8 +130,7 @@ def _text(results: list[dict[str, Any]]) -> str:
         elif v["kind"] == "vote":
             body = f"vote {v['option']}"
             if v["preference"] != "not_applicable":
-                pos = v["credited_position"]
-                body += f", preference {v['preference']}" + (f" (No. {pos})" if pos else "")
+                body += ", " + Preference(v["preference"]).phrase(v["credited_position"])
         else:
             body = v["kind"]
         marginal = f"; MARGINAL {', '.join(r['marginal'])}" if r["marginal"] else ""
