@@ -7,7 +7,10 @@ as in ``bench/accuracy.py`` (each target marked with probability 0.1), an equal 
 150, 200 and 300 dpi, scanned through the ``hostile`` profile.  Counts pages refused (by
 reason) and read, blanks read marked, marks read blank, marginal flags, and pages with a
 fold drawn (from the scan's ``applied`` list); every blank read marked is listed with the
-fold's distance from the box, if the page had one.  JSON to stdout and ``--out``.
+fold's distance from the box, if the page had one.  ``without_fold_check`` gives the same
+pages' counts with the fold detector's veto left out (``thresholds.states`` without
+``fold``: the detector changes nothing else), so one run shows before and after.  JSON
+to stdout and ``--out``.
 
     python bench/hostile.py [--pages 120] [--workers 2] [--seed 2026]
 """
@@ -41,6 +44,7 @@ def _pages(args: tuple[int, list[int]]) -> dict:
 
     from ballot_reader.interpret import reader_for
     from ballot_reader.interpretation import TargetState
+    from ballot_reader.thresholds import states
     from election.layout import layout_for
     from election.model import BallotKind, BallotStyle
     from fixtures.marks import MarkSpec
@@ -65,6 +69,7 @@ def _pages(args: tuple[int, list[int]]) -> dict:
         "mark_read_blank": 0,
         "marginal_flags": 0,
         "marginal_under_fold": 0,
+        "without_fold_check": {"blank_read_marked": 0, "mark_read_blank": 0, "marginal_flags": 0},
         "examples": [],
     }
     for page_no in page_nos:
@@ -83,7 +88,8 @@ def _pages(args: tuple[int, list[int]]) -> dict:
         page = render(layout, language, dpi, marks, seed=page_no)
         sc = scan(page, dpi, "hostile", rng)
         fold = next((rec for name, rec in sc.applied if name == "Fold"), None)
-        reading = reader.read(sc.image, dec=dec, dpi_hint=dpi).interpretation
+        page_reading = reader.read(sc.image, dec=dec, dpi_hint=dpi)
+        reading = page_reading.interpretation
         out["pages"] += 1
         out["folded_pages"] += fold is not None
         if not reading.readable:
@@ -96,6 +102,17 @@ def _pages(args: tuple[int, list[int]]) -> dict:
         out["folded_read"] += fold is not None
         chosen = {m.target for m in marks}
         boxes = {t.id: t.box for t in layout.targets}
+        scores = page_reading.evidence.scores
+        unvetoed = states(scores.score, scores.strength, scores.ring)
+        for t, state in zip(reading.targets, unvetoed, strict=True):
+            truth = TargetState.MARKED if t.target in chosen else TargetState.UNMARKED
+            if state is TargetState.MARGINAL:
+                key = "marginal_flags"
+            elif state is truth:
+                continue
+            else:
+                key = "blank_read_marked" if truth is TargetState.UNMARKED else "mark_read_blank"
+            out["without_fold_check"][key] += 1
         for t in reading.targets:
             box = boxes[t.target]
             off = None if fold is None else fold_offset_mm(fold, box.cx, box.cy)
