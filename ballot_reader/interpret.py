@@ -278,7 +278,7 @@ class Reader:
         reg: registration.Registration,
         scores: targets.TargetScores,
     ) -> Interpretation:
-        marked = states(scores.score, scores.strength, scores.ring)
+        marked = states(scores.score, scores.strength, scores.ring, scores.fold)
         readings = tuple(
             TargetReading(t.id, round(s, 4), state, (x, y))
             for t, s, state, (x, y) in zip(

@@ -76,6 +76,9 @@ class TargetScores:
     inked share of its fullest side of the interior; ``compact`` and ``span`` (see
     :data:`~ballot_reader.thresholds.SOLID` and :data:`~ballot_reader.thresholds.SPAN`);
     ``form``, the verdict.
+
+    ``fold`` is the darkness of a line crossing the target's ring on both sides at the
+    same rows (a fold's shadow: see :func:`fold_darkness`).
     """
 
     score: np.ndarray
@@ -93,6 +96,7 @@ class TargetScores:
     side: np.ndarray
     compact: np.ndarray
     span: np.ndarray
+    fold: np.ndarray
 
 
 def measure(
@@ -151,9 +155,45 @@ def measure(
     shape = _form_measures(darkness, valid, score >= MARKED)
     strength = np.where(shape["form"] != NO_FORM, shape["peak"], 0.0)
     centers_px = to_pixels(homography, centers)
+    ring_known = ring_valid if skip else None
+    fold = fold_darkness(ring_values, paper, contrast, _ring_sides(round(step, 3)), ring_known)
     return TargetScores(
-        score, strength, ring_share, paper, noise, masked, centers_px, tone, **shape
+        score, strength, ring_share, paper, noise, masked, centers_px, tone, **shape, fold=fold
     )
+
+
+def fold_darkness(
+    ring_values: np.ndarray,
+    paper: np.ndarray,
+    contrast: np.ndarray,
+    sides: tuple[np.ndarray, np.ndarray],
+    known: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per target, the darkness of the darkest row that is dark on *both* sides of the ring.
+
+    A fold crosses the whole sheet, so where its shadow crosses a box it crosses the paper
+    left and right of it at the same rows (within 0.2 mm at its ±1.5° tilt); a voter's
+    mark, even one overflowing the outline, reaches one side or neither.  Darkness is the
+    share of the way from the ring's ``paper`` level to black (``contrast`` below it), of
+    the mean of each row's samples on each side; ``sides`` holds the ring indices of the
+    left and right strips, a row of the page grid a row.  ``known`` (ring samples clear
+    of masked streaks): a row side with none left is skipped, the other side counts alone.
+    """
+    if known is None:
+        left, right = sides
+        lo = ring_values[:, left].mean(axis=2)
+        hi = ring_values[:, right].mean(axis=2)
+        both = paper[:, None] - np.maximum(lo, hi)
+    else:
+        means = []
+        for side in sides:
+            weight = known[:, side]
+            count = weight.sum(axis=2)
+            total = np.where(weight, ring_values[:, side], 0.0).sum(axis=2)
+            means.append(np.where(count > 0, total / np.maximum(count, 1), -np.inf))
+        both = paper[:, None] - np.maximum(*means)
+        both = np.where(np.isfinite(both), both, 0.0)
+    return np.maximum(both.max(axis=1) / contrast, 0.0).astype(np.float32)
 
 
 def _form_measures(
@@ -452,6 +492,21 @@ def _grids(step: float) -> tuple[_Grid, np.ndarray, np.ndarray]:
     keep = (np.abs(rx) > ix) | (np.abs(ry) > iy)
     ring = np.stack([rx[keep], ry[keep]], axis=1)
     return inner, ring, np.vstack([inner.points, ring])
+
+
+@lru_cache(maxsize=8)
+def _ring_sides(step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (rows × samples) into the ring points of :func:`_grids` of its left and its
+    right strip (beside the box, over the ring's whole height), row by row."""
+    _, ring, _ = _grids(step)
+    inner_x = BOX_WIDTH / 2 + RING_GAP_MM
+    out = []
+    for side in (ring[:, 0] < -inner_x, ring[:, 0] > inner_x):
+        idx = np.flatnonzero(side)
+        ys = np.round(ring[idx, 1], 6)
+        rows = [idx[ys == y] for y in np.unique(ys)]
+        out.append(np.array(rows))
+    return out[0], out[1]
 
 
 def clear_of(

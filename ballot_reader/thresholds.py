@@ -81,6 +81,22 @@ SPAN = 0.36
 mark must reach in both directions (checks and crosses of size ≥ 0.5: ≥ 0.38; the
 stroke-like slivers and specks it keeps out: ≤ 0.32, but one of 408)."""
 
+# Folds -------------------------------------------------------------------------------------
+
+FOLD = 0.15
+"""Darkness (share of the way from paper to black) of a line crossing a target's paper
+ring on both sides at the same rows, from which the target is under a fold's shadow and
+cannot be read as marked: it comes back marginal (``targets.fold_darkness``).  A fold is
+outside the envelope; its shadow across a box looks like a band of ink.  Measured with
+``bench/hostile.py`` (docs/reader.md, "Folds"): the blanks that ``hostile`` pages read
+as marked without this check, every one under a fold, measured 0.238–0.530 (7 on 120
+pages, seed 2026) and 0.236–0.572 (18 on 300 pages, seed 2027); targets of the same
+pages more than 8 mm from any fold (noise σ 12, JPEG q 15, light streaks) at most 0.101
+(5,049) and 0.124 (13,100); all 24,449 targets of 360 ``envelope`` pages at most 0.071.
+A shadow must be darker than ``STRONG`` (0.255) to pass for ink, and the ring sees the
+same shadow less ≤ 10 % (its rows are ≤ 0.34 mm apart, a shadow is ≥ 0.8 mm wide)."""
+
+
 NO_FORM, FILLED_AREA, LINE_MARK = 0, 1, 2
 """Codes of :func:`forms`."""
 
@@ -98,15 +114,20 @@ def forms(cover: np.ndarray, side: np.ndarray, compact: np.ndarray, span: np.nda
 _STATES = (TargetState.UNMARKED, TargetState.MARGINAL, TargetState.MARKED)
 
 
-def states(score: np.ndarray, strength: np.ndarray, ring: np.ndarray) -> list[TargetState]:
+def states(
+    score: np.ndarray, strength: np.ndarray, ring: np.ndarray, fold: np.ndarray | None = None
+) -> list[TargetState]:
     """The state of each target from its inked share, its strength and its ring.
 
     ``strength`` is the darkness of a *countable* mark (0 when the ink has no countable
     form: see :attr:`~ballot_reader.targets.TargetScores.strength`), so the form rule is
-    already in it.
+    already in it.  ``fold`` (see :data:`FOLD`): a target under a fold's shadow that
+    would be marked is marginal instead; the shadow alone can look like a filled band.
     """
     score, strength, ring = (np.asarray(a) for a in (score, strength, ring))
     marked = (score >= MARKED) & (strength >= STRONG)
+    if fold is not None:
+        marked &= np.asarray(fold) < FOLD
     marginal = (score >= MARGINAL) | (ring >= RING)
     codes = np.where(marked, 2, np.where(marginal, 1, 0))
     return [_STATES[c] for c in codes.tolist()]
