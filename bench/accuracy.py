@@ -12,6 +12,8 @@ upper 95 % bound on the error rate is 1 − 0.05^(1/n) (Clopper–Pearson; ≈ 3
 of three).  Writes JSON to stdout and ``--out``.
 
     .venv/bin/python bench/accuracy.py [--positions 1549703] [--workers 2]
+
+Progress goes to stderr, one line per batch of 200 pages.
 """
 
 from __future__ import annotations
@@ -120,6 +122,18 @@ def upper_bound(errors: int, n: int, confidence: float = 0.95) -> float:
     return hi
 
 
+def _progress(total: dict, positions: int, seconds: float) -> None:
+    """One line per batch on stderr: a half-hour run should say how far it is."""
+    refused = sum(total["unreadable"].values())
+    print(
+        f"accuracy: {total['positions']:,} of {positions:,} positions, "
+        f"{total['misreads']} misreads, {total['marginal']} marginal, "
+        f"{refused} of {total['pages']:,} pages refused, {seconds / 60:.1f} min",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def run(positions: int, workers: int) -> dict:
     total = {"pages": 0, "unreadable": {}, "positions": 0, "misreads": 0, "marginal": 0}
     total["examples"] = []
@@ -134,6 +148,7 @@ def run(positions: int, workers: int) -> dict:
             next_page += batches * BATCH
             for part in pool.map(_batch, firsts):
                 _merge(total, part)
+                _progress(total, positions, time.perf_counter() - start)
     seconds = time.perf_counter() - start
     n, errors = total["positions"], total["misreads"]
     return {
