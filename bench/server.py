@@ -134,7 +134,7 @@ def _dial_all(
 
     One thread polling every line, rather than a thread per line: the units' process
     shares the server's cores, and 64 threads contending for the GIL cost it about
-    twice the CPU per packet.
+    1.5 times the CPU per packet (measured: 138 against 92 µs).
     """
     replies: list[list[bytes] | None] = [None] * len(calls)
     todo = iter(range(len(calls)))
