@@ -30,8 +30,6 @@ import numpy as np
 from harness import provenance
 
 VVSG_POSITIONS = 1_549_703
-KINDS = ("fill", "partial", "faint", "check", "cross")
-DARKEST = {"fill": 0.6, "partial": 0.6, "faint": 0.7, "check": 0.6, "cross": 0.6}
 DPIS = (150, 200, 200, 300)
 BATCH = 200
 
@@ -43,7 +41,7 @@ def _batch(first_page: int) -> dict:
     from ballot_reader.interpretation import TargetState
     from election.layout import layout_for
     from election.model import BallotKind, BallotStyle
-    from fixtures.marks import MarkSpec
+    from fixtures.marks import clear_marks
     from fixtures.render import render
     from fixtures.scan import scan
     from fixtures.scenario import build
@@ -62,12 +60,7 @@ def _batch(first_page: int) -> dict:
         language = ("ky", "ru")[(page_no // BATCH) % 2]
         style = BallotStyle(kind, language, district if kind is BallotKind.SMD else None)
         layout = layout_for(election, style, dec=dec, election_tag=reader.tag)
-        marks = []
-        for target in layout.targets:
-            if rng.random() < 0.1:
-                mark = str(rng.choice(KINDS))
-                fill = float(rng.uniform(0.5, 1.0))
-                marks.append(MarkSpec(mark, target.id, fill, float(rng.uniform(DARKEST[mark], 1))))
+        marks = clear_marks(layout.targets, rng)
         dpi = DPIS[(page_no // (2 * BATCH)) % len(DPIS)]
         page = render(layout, language, dpi, marks, seed=page_no)
         if page_no % 10 == 3:

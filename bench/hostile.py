@@ -28,8 +28,6 @@ import numpy as np
 
 from harness import provenance
 
-KINDS = ("fill", "partial", "faint", "check", "cross")
-DARKEST = {"fill": 0.6, "partial": 0.6, "faint": 0.7, "check": 0.6, "cross": 0.6}
 DPIS = (150, 200, 300)
 
 
@@ -47,7 +45,7 @@ def _pages(args: tuple[int, list[int]]) -> dict:
     from ballot_reader.thresholds import states
     from election.layout import layout_for
     from election.model import BallotKind, BallotStyle
-    from fixtures.marks import MarkSpec
+    from fixtures.marks import clear_marks
     from fixtures.render import render
     from fixtures.scan import scan
     from fixtures.scenario import build
@@ -78,12 +76,7 @@ def _pages(args: tuple[int, list[int]]) -> dict:
         language = ("ky", "ru")[page_no % 2]
         style = BallotStyle(kind, language, district if kind is BallotKind.SMD else None)
         layout = layout_for(election, style, dec=dec, election_tag=reader.tag)
-        marks = []
-        for target in layout.targets:
-            if rng.random() < 0.1:
-                mark = str(rng.choice(KINDS))
-                fill = float(rng.uniform(0.5, 1.0))
-                marks.append(MarkSpec(mark, target.id, fill, float(rng.uniform(DARKEST[mark], 1))))
+        marks = clear_marks(layout.targets, rng)
         dpi = DPIS[page_no % len(DPIS)]
         page = render(layout, language, dpi, marks, seed=page_no)
         sc = scan(page, dpi, "hostile", rng)

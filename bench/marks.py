@@ -41,7 +41,7 @@ import numpy as np
 
 from election.layout import layout_for
 from election.model import BallotKind, BallotStyle
-from fixtures.marks import MarkSpec
+from fixtures.marks import CLEAR_DARKNESS, CLEAR_KINDS, MarkSpec
 from fixtures.render import render
 from fixtures.scan import scan
 from fixtures.scenario import build
@@ -57,9 +57,6 @@ SPREAD = 4
 pages measure the condition once on every target."""
 FORM_MEASURES = ("body", "cover", "side", "compact", "span")
 QUANTILES = (("min", 0), ("p5", 5), ("median", 50), ("p95", 95), ("max", 100))
-CLEAR_KINDS = ("fill", "partial", "faint", "check", "cross")
-CLEAR_DARKNESS = {"fill": 0.6, "partial": 0.6, "faint": 0.7, "check": 0.6, "cross": 0.6}
-"""The acceptance test's clear marks (tests/ballot_reader/test_acceptance.py)."""
 
 
 def _quantiles(values: list[float]) -> dict[str, float] | None:

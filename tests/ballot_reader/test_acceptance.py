@@ -22,13 +22,9 @@ from election.ballots import MarkedBallot
 from election.model import BallotKind
 from election.rules import RuleSet
 from election.validity import judge
-from fixtures.marks import MarkSpec
+from fixtures.marks import CLEAR_DARKNESS, CLEAR_KINDS, MarkSpec
 from tests.ballot_reader.pages import HOME_DEC, layout, national, scanned, style
 
-CLEAR_KINDS = ("fill", "partial", "faint", "check", "cross")
-CLEAR_DARKNESS = {"fill": 0.6, "partial": 0.6, "faint": 0.7, "check": 0.6, "cross": 0.6}
-"""Lowest darkness of a clear mark: grained pencil ("faint") needs more, because at 0.6
-its lightest strokes are as light as the darkest erasures (docs/reader.md)."""
 RULES = RuleSet.named("kg2021").validity
 COVERABLE = ("TL", "TR", "BR", "BL")
 """Fiducials the acceptance test covers, one at a time: any of the four.  With a bottom
