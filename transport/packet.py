@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+import cbor2
+
 from transport import canonical
 from transport.crypto import (
     KEY_LEN,
@@ -112,8 +114,8 @@ class Header:
 
     def to_map(self) -> dict[str, Any]:
         """The header's fields with their keys already in deterministic order (shorter
-        first, then bytewise), so that encoding it takes canonical's fast path instead
-        of sorting (every packet and every reply encodes a header)."""
+        first, then bytewise), so that cbor2's plain encoding of it is the deterministic
+        one (every packet and every reply encodes a header)."""
         fields: dict[str, Any] = {"ts": self.ts, "dec": self.dec}
         if self.epk is not None:
             fields["epk"] = self.epk
@@ -127,7 +129,10 @@ class Header:
         return fields
 
     def encode(self) -> bytes:
-        return canonical.dumps(self.to_map())
+        """The deterministic encoding, without :func:`canonical.dumps`' data-model walk:
+        ``__post_init__`` has checked every field's type and range, and :meth:`to_map`
+        orders the keys (the tests compare the two encodings on random headers)."""
+        return cbor2.dumps(self.to_map())
 
     @classmethod
     def from_map(cls, fields: Any) -> Header:
@@ -182,7 +187,19 @@ class Envelope:
 
 def signed_bytes(header_bytes: bytes, body: bytes) -> bytes:
     """What Ed25519 signs: the CBOR array [context, header bytes, body bytes]."""
-    return canonical.dumps([SIGNATURE_CONTEXT, header_bytes, body])
+    return string_array(SIGNATURE_CONTEXT, header_bytes, body)
+
+
+def string_array(*items: str | bytes) -> bytes:
+    """The deterministic CBOR array of text and byte strings ``items``.
+
+    cbor2 writes a string in its one deterministic form (definite, shortest length), so
+    the data-model walk of :func:`canonical.dumps` has nothing to find here; signing,
+    verifying and assembling each packet and reply build such arrays.
+    """
+    if not all(type(item) is str or type(item) is bytes for item in items):
+        raise TypeError("only text and byte strings")
+    return cbor2.dumps(items)
 
 
 def packet_key(shared: bytes, epk: bytes, server_public: bytes) -> bytes:
@@ -197,7 +214,7 @@ def content_digest(header: Header, plaintext: bytes) -> bytes:
     payload]; ``plaintext`` is the payload's encoding, spliced in rather than encoded
     again (a definite-length array's encoding is its items' encodings in a row).
     """
-    prefix = canonical.dumps([CONTENT_CONTEXT, header.content_map()])
+    prefix = cbor2.dumps([CONTENT_CONTEXT, header.content_map()])  # see Header.encode
     return hashlib.sha256(bytes([prefix[0] + 1]) + prefix[1:] + plaintext).digest()
 
 
@@ -208,7 +225,7 @@ def message_id(packet: bytes) -> bytes:
 
 def _assemble(header_bytes: bytes, body: bytes, signer: SigningKey) -> bytes:
     signature = signer.sign(signed_bytes(header_bytes, body))
-    packet = canonical.dumps([header_bytes, body, signature])
+    packet = string_array(header_bytes, body, signature)
     if len(packet) > PACKET_MAX:
         raise Oversized(f"packet of {len(packet)} bytes is above {PACKET_MAX}")
     return packet

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transport import canonical, cobs, crc
-from transport.crypto import AgreementKey, SigningKey, VerifyKey, aead_open, aead_seal
+from transport import canonical, cobs, crc, packet
+from transport.crypto import (
+    AgreementKey,
+    SigningKey,
+    VerifyKey,
+    aead_open,
+    aead_seal,
+    hkdf_sha256,
+)
+from transport.packet import (
+    CONTENT_CONTEXT,
+    DEC_MAX,
+    SEQ_MAX,
+    Header,
+    MessageType,
+    content_digest,
+)
 
 QUICK = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 
@@ -116,3 +135,65 @@ def test_aead_detects_any_change():
             aead_open(key, nonce, b"aad", bad)
     with pytest.raises(ValueError):
         aead_open(key, nonce, b"other", sealed)
+
+
+def test_hkdf_rfc5869_case_1():
+    okm = hkdf_sha256(
+        bytes.fromhex("0b" * 22),
+        bytes.fromhex("000102030405060708090a0b0c"),
+        bytes.fromhex("f0f1f2f3f4f5f6f7f8f9"),
+        42,
+    )
+    expected = (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+    assert okm.hex() == expected
+
+
+@QUICK
+@given(
+    st.binary(max_size=80),
+    st.binary(max_size=80),
+    st.binary(max_size=80),
+    st.integers(1, 300),
+)
+def test_hkdf_matches_openssl(ikm, salt, info, length):
+    reference = HKDF(hashes.SHA256(), length, salt or None, info).derive(ikm)
+    assert hkdf_sha256(ikm, salt, info, length) == reference
+
+
+_UNIT_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", fullmatch=True)
+_ELECTION_IDS = st.from_regex(r"[0-9a-f]{16,128}", fullmatch=True)
+_UINT = st.integers(0, SEQ_MAX)
+
+
+@QUICK
+@given(
+    st.sampled_from(MessageType),
+    _UNIT_IDS,
+    _ELECTION_IDS,
+    st.integers(0, DEC_MAX),
+    _UINT,
+    _UINT,
+    st.booleans(),
+    st.binary(min_size=12, max_size=12),
+    st.binary(min_size=32, max_size=32),
+)
+def test_header_encoding_is_the_canonical_one(kind, unit, election, dec, seq, ts, sealed, n, epk):
+    header = Header(kind, unit, election, dec, seq, ts, *((n, epk) if sealed else ()))
+    reference = canonical.dumps(dict(header.to_map()))
+    assert header.encode() == reference
+    content = canonical.dumps([CONTENT_CONTEXT, dict(header.content_map()), {}])
+    assert content_digest(header, canonical.dumps({})) == hashlib.sha256(content).digest()
+    assert canonical.loads(reference) == header.to_map()
+
+
+@QUICK
+@given(st.lists(st.one_of(st.text(max_size=40), st.binary(max_size=300)), max_size=4))
+def test_string_arrays_are_canonical(items):
+    assert packet.string_array(*items) == canonical.dumps(items)
+
+
+def test_string_arrays_refuse_other_types():
+    with pytest.raises(TypeError):
+        packet.string_array(b"x", 1)  # type: ignore[arg-type]
