@@ -187,19 +187,7 @@ class Envelope:
 
 def signed_bytes(header_bytes: bytes, body: bytes) -> bytes:
     """What Ed25519 signs: the CBOR array [context, header bytes, body bytes]."""
-    return string_array(SIGNATURE_CONTEXT, header_bytes, body)
-
-
-def string_array(*items: str | bytes) -> bytes:
-    """The deterministic CBOR array of text and byte strings ``items``.
-
-    cbor2 writes a string in its one deterministic form (definite, shortest length), so
-    the data-model walk of :func:`canonical.dumps` has nothing to find here; signing,
-    verifying and assembling each packet and reply build such arrays.
-    """
-    if not all(type(item) is str or type(item) is bytes for item in items):
-        raise TypeError("only text and byte strings")
-    return cbor2.dumps(items)
+    return canonical.dumps([SIGNATURE_CONTEXT, header_bytes, body])
 
 
 def packet_key(shared: bytes, epk: bytes, server_public: bytes) -> bytes:
@@ -225,7 +213,7 @@ def message_id(packet: bytes) -> bytes:
 
 def _assemble(header_bytes: bytes, body: bytes, signer: SigningKey) -> bytes:
     signature = signer.sign(signed_bytes(header_bytes, body))
-    packet = string_array(header_bytes, body, signature)
+    packet = canonical.dumps([header_bytes, body, signature])
     if len(packet) > PACKET_MAX:
         raise Oversized(f"packet of {len(packet)} bytes is above {PACKET_MAX}")
     return packet

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transport import canonical, cobs, crc, packet
+from transport import canonical, cobs, crc
 from transport.crypto import (
     AgreementKey,
     SigningKey,
@@ -172,14 +172,3 @@ def test_header_encoding_is_the_canonical_one(kind, unit, election, dec, seq, ts
     content = canonical.dumps([CONTENT_CONTEXT, dict(header.content_map()), {}])
     assert content_digest(header, canonical.dumps({})) == hashlib.sha256(content).digest()
     assert canonical.loads(reference) == header.to_map()
-
-
-@QUICK
-@given(st.lists(st.one_of(st.text(max_size=40), st.binary(max_size=300)), max_size=4))
-def test_string_arrays_are_canonical(items):
-    assert packet.string_array(*items) == canonical.dumps(items)
-
-
-def test_string_arrays_refuse_other_types():
-    with pytest.raises(TypeError):
-        packet.string_array(b"x", 1)  # type: ignore[arg-type]
