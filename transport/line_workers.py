@@ -64,6 +64,15 @@ from transport.keys import Registry, ServerKeys
 RESTARTS = 5
 """How many times one worker slot is restarted before the server gives up on it."""
 
+SEND_BUFFER = 64 * 1024
+"""The kernel's send buffer of a call (fixed, not autotuned to megabytes): an answer is
+a few hundred bytes, and a modem line takes about a kilobyte a second."""
+
+UNSENT_MAX = 256 * 1024
+"""Answers a call may leave waiting in the worker beyond its send buffer: a unit that
+polls without reading its answers is hung up there, so it cannot fill the worker's
+memory."""
+
 GC_YOUNG = 20_000
 """Allocations between collections of the youngest generation (CPython's default: 700)."""
 
@@ -273,6 +282,8 @@ class LineWorkers:
 
 # The worker process ----------------------------------------------------------------------------
 
+_READ_WRITE = selectors.EVENT_READ | selectors.EVENT_WRITE
+
 
 class _Call:
     """One modem call: its socket, its frame reader, when it last spoke, and the reply
@@ -284,7 +295,7 @@ class _Call:
         self.sock = sock
         self.reader = frames.FrameReader()
         self.last = time.monotonic()
-        self.unsent = b""
+        self.unsent = bytearray()
 
 
 class _Lines:
@@ -352,6 +363,7 @@ class _Lines:
             except OSError:  # a call dropped before it was taken, or out of descriptors
                 return
             sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             self.calls[sock] = _Call(sock)
             self.selector.register(sock, selectors.EVENT_READ, self._serve)
             self.board.stats["connections"] += 1
@@ -359,7 +371,7 @@ class _Lines:
     def _serve(self, sock: socket.socket, mask: int) -> None:
         call = self.calls[sock]
         if mask & selectors.EVENT_WRITE:
-            self._send(call, b"")
+            self._drain(call)
         if not mask & selectors.EVENT_READ or sock not in self.calls:
             return
         try:
@@ -443,20 +455,36 @@ class _Lines:
             self._send(call, b"".join(wires))
 
     def _send(self, call: _Call, data: bytes) -> None:
-        """Send what the socket takes now; keep the rest until it is writable."""
-        pending = call.unsent + data
+        """Send what the socket takes now; the rest waits for it to be writable, and a
+        call with more than :data:`UNSENT_MAX` waiting is hung up."""
+        if not call.unsent:
+            sent = self._try_send(call, data)
+            if sent is None or sent == len(data):
+                return
+            data = data[sent:]
+            self.selector.modify(call.sock, _READ_WRITE, self._serve)
+        call.unsent += data
+        if len(call.unsent) > UNSENT_MAX:
+            self._hang_up(call)
+
+    def _drain(self, call: _Call) -> None:
+        """The socket is writable again: send what waits."""
+        sent = self._try_send(call, call.unsent)
+        if sent is None:
+            return
+        del call.unsent[:sent]
+        if not call.unsent:
+            self.selector.modify(call.sock, selectors.EVENT_READ, self._serve)
+
+    def _try_send(self, call: _Call, data: bytes | bytearray) -> int | None:
+        """Bytes the socket took, or None when the line is gone (and hung up)."""
         try:
-            sent = call.sock.send(pending) if pending else 0
+            return call.sock.send(data)
         except (BlockingIOError, InterruptedError):
-            sent = 0
+            return 0
         except OSError:
             self._hang_up(call)
-            return
-        was_waiting = bool(call.unsent)
-        call.unsent = pending[sent:]
-        if bool(call.unsent) != was_waiting:
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if call.unsent else 0)
-            self.selector.modify(call.sock, events, self._serve)
+            return None
 
     def _hang_up(self, call: _Call) -> None:
         if self.calls.pop(call.sock, None) is None:

@@ -9,6 +9,7 @@ when their server process is gone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -24,7 +25,7 @@ from transport.crypto import VerifyKey
 from transport.gateway import Gateway, MemorySink
 from transport.intake import Accepted, MemoryReplayState, Staged
 from transport.keys import KeyStore
-from transport.line_workers import LineWorkers
+from transport.line_workers import SEND_BUFFER, UNSENT_MAX, LineWorkers
 from transport.packet import Header, MessageType, Reply, read_reply, seal
 
 
@@ -260,6 +261,58 @@ def test_a_line_worker_that_dies_is_replaced_and_calls_go_on(workers, store, mak
         reply = reply_of(store, call(lines.address, make_packet(seq)))
         assert reply.header.type is MessageType.ACK
     assert lines.stats["worker-exits"] == 1
+
+
+def _slow_line(address: tuple[str, int], poll: bytes, polls: int) -> tuple[list[bytes], bool]:
+    """A unit on a line with a tiny receive buffer that sends ``polls`` polls of an
+    answered packet before it reads anything: (the answers it then reads, whether the
+    worker hung up)."""
+    with socket.socket() as conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before the handshake
+        conn.settimeout(30)
+        conn.connect(address)
+        reader, wires = frames.FrameReader(), []
+        conn.sendall(poll)  # this call's worker answers it, from its cache from now on
+        while not wires:
+            wires += reader.feed(conn.recv(65536))
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.sendall(poll * (polls - 1))
+        time.sleep(0.5)
+        while len(wires) < polls:
+            try:
+                data = conn.recv(65536)
+            except ConnectionResetError:
+                return wires, True
+            if not data:
+                return wires, True
+            wires += reader.feed(data)
+        return wires, False
+
+
+def test_a_line_worker_keeps_the_answers_a_slow_line_cannot_take_yet(workers, store, make_packet):
+    """Answers beyond what the socket buffers hold wait in the worker and all arrive,
+    intact and in order, once the unit reads."""
+    lines, _ = workers
+    packet = make_packet(30)
+    first = reply_of(store, call(lines.address, packet))
+    (poll,) = [frames.encode(c) for c in frames.split(packet)]  # the final chunk polls
+    wire = len(frames.encode(frames.split(first.packet)[0]))
+    polls = (SEND_BUFFER * 2 + UNSENT_MAX // 2) // wire  # the kernel doubles SO_SNDBUF
+    wires, hung_up = _slow_line(lines.address, poll, polls)
+    assert not hung_up and len(wires) == polls
+    assert all(reply_of(store, [w]).packet == first.packet for w in wires)
+
+
+def test_a_line_worker_hangs_up_a_line_that_does_not_take_its_answers(workers, store, make_packet):
+    lines, _ = workers
+    packet = make_packet(31)
+    first = reply_of(store, call(lines.address, packet))
+    (poll,) = [frames.encode(c) for c in frames.split(packet)]
+    polls = 4 * (SEND_BUFFER * 2 + UNSENT_MAX) // len(poll)
+    wires, hung_up = _slow_line(lines.address, poll, polls)
+    assert hung_up and len(wires) < polls
+    assert all(reply_of(store, [w]).packet == first.packet for w in wires)
+    assert reply_of(store, call(lines.address, packet)).packet == first.packet  # others go on
 
 
 def test_line_workers_follow_the_registry_as_the_server_saves_it(tmp_path):
