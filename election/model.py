@@ -174,6 +174,8 @@ class Election:
         for number, cands in index["smd_by_district"].items():
             index["smd_by_district"][number] = tuple(sorted(cands, key=lambda c: c.ballot_position))
         object.__setattr__(self, "_index", index)
+        # The server asks for a contest's options for every DEC it evaluates.
+        index["options"] = {c: self._options(c) for c in self.contest_ids}
 
     # Look-ups ---------------------------------------------------------------------------
 
@@ -207,6 +209,10 @@ class Election:
 
     def options(self, contest_id: str) -> tuple[str, ...]:
         """Option ids of a contest in ballot order, "against all" last."""
+        known = self._index["options"].get(contest_id)
+        return known if known is not None else self._options(contest_id)
+
+    def _options(self, contest_id: str) -> tuple[str, ...]:
         if contest_id == PR_CONTEST_ID:
             return (*(p.id for p in self.parties_in_ballot_order), AGAINST_ALL)
         district = district_of_contest(contest_id)
