@@ -176,6 +176,7 @@ class Election:
         object.__setattr__(self, "_index", index)
         # The server asks for a contest's options for every DEC it evaluates.
         index["options"] = {c: self._options(c) for c in self.contest_ids}
+        index["contests_at"] = {}  # filled as DECs are asked for (contests_at)
 
     # Look-ups ---------------------------------------------------------------------------
 
@@ -229,6 +230,15 @@ class Election:
         if not dec.abroad:
             styles += [BallotStyle(BallotKind.SMD, lang, dec.district) for lang in LANGUAGES]
         return tuple(styles)
+
+    def contests_at(self, dec_number: int) -> frozenset[str]:
+        """The contests of :meth:`styles_for`, kept once asked for: the server checks
+        them for every DEC it evaluates."""
+        known = self._index["contests_at"].get(dec_number)
+        if known is None:
+            known = frozenset(style.contest_id for style in self.styles_for(dec_number))
+            self._index["contests_at"][dec_number] = known
+        return known
 
     @property
     def max_list_length(self) -> int:

@@ -124,21 +124,37 @@ class ContestTally:
 
     @classmethod
     def from_json(cls, data: Mapping) -> ContestTally:
-        """Read :meth:`to_json` data; the counts are checked like any others.
-
-        List positions are converted with ``map(int, ...)`` rather than a comprehension:
-        the server reads a PR tally of some hundred positions from every packet.
-        """
+        """Read :meth:`to_json` data; the counts are checked like any others."""
         return cls._adopt(
             data["contest"],
             dict(data.get("votes", {})),
             data.get("blank", 0),
             data.get("overvote", 0),
-            {
-                party: dict(zip(map(int, prefs), prefs.values(), strict=True))
-                for party, prefs in data.get("preferences", {}).items()
-            },
+            _preferences(data.get("preferences", {})),
         )
+
+
+_POSITIONS = {str(n): n for n in range(1000)}
+"""List positions as :meth:`ContestTally.to_json` writes them, and their numbers."""
+
+
+def _preferences(data: Mapping) -> dict[str, dict[int, int]]:
+    """``{party: {int(pos): n for pos, n in prefs.items()} for party, prefs in data.items()}``:
+    preference votes read from JSON, where list positions are strings.
+
+    The positions are looked up in :data:`_POSITIONS` rather than converted: ``int()``
+    of a string is most of the work of reading a PR tally, and the server reads one from
+    every packet.  If anything is amiss (a position written otherwise or not a string,
+    a party's votes not a map), the conversion decides, with its errors, as before.
+    """
+    position = _POSITIONS.__getitem__
+    try:
+        return {
+            party: dict(zip(map(position, prefs), prefs.values(), strict=True))
+            for party, prefs in data.items()
+        }
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return {party: {int(pos): n for pos, n in prefs.items()} for party, prefs in data.items()}
 
 
 def total(
