@@ -174,6 +174,9 @@ class Election:
         for number, cands in index["smd_by_district"].items():
             index["smd_by_district"][number] = tuple(sorted(cands, key=lambda c: c.ballot_position))
         object.__setattr__(self, "_index", index)
+        # The server asks for a contest's options for every DEC it evaluates.
+        index["options"] = {c: self._options(c) for c in self.contest_ids}
+        index["contests_at"] = {}  # filled as DECs are asked for (contests_at)
 
     # Look-ups ---------------------------------------------------------------------------
 
@@ -207,6 +210,10 @@ class Election:
 
     def options(self, contest_id: str) -> tuple[str, ...]:
         """Option ids of a contest in ballot order, "against all" last."""
+        known = self._index["options"].get(contest_id)
+        return known if known is not None else self._options(contest_id)
+
+    def _options(self, contest_id: str) -> tuple[str, ...]:
         if contest_id == PR_CONTEST_ID:
             return (*(p.id for p in self.parties_in_ballot_order), AGAINST_ALL)
         district = district_of_contest(contest_id)
@@ -223,6 +230,15 @@ class Election:
         if not dec.abroad:
             styles += [BallotStyle(BallotKind.SMD, lang, dec.district) for lang in LANGUAGES]
         return tuple(styles)
+
+    def contests_at(self, dec_number: int) -> frozenset[str]:
+        """The contests of :meth:`styles_for`, kept once asked for: the server checks
+        them for every DEC it evaluates."""
+        known = self._index["contests_at"].get(dec_number)
+        if known is None:
+            known = frozenset(style.contest_id for style in self.styles_for(dec_number))
+            self._index["contests_at"][dec_number] = known
+        return known
 
     @property
     def max_list_length(self) -> int:

@@ -67,8 +67,10 @@ def compute(election: Election, counts: Iterable[DecCounts], rules: RuleSet) -> 
             regional_tallies[dec.region].append(record.tallies[PR_CONTEST_ID])
             regional_participants[dec.region] += record.participants
     national = total(by_contest[PR_CONTEST_ID], PR_CONTEST_ID)
-    regional = {
-        code: RegionResult.from_tally(total(tallies, PR_CONTEST_ID), regional_participants[code])
+    regional = {  # a region's threshold is on votes: its preference votes are not summed
+        code: RegionResult.from_tally(
+            total(tallies, PR_CONTEST_ID, preferences=False), regional_participants[code]
+        )
         for code, tallies in regional_tallies.items()
     }
     # Early on election night some region has no DEC reported yet: its threshold cannot

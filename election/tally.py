@@ -124,36 +124,70 @@ class ContestTally:
 
     @classmethod
     def from_json(cls, data: Mapping) -> ContestTally:
+        """Read :meth:`to_json` data; the counts are checked like any others."""
         return cls._adopt(
             data["contest"],
             dict(data.get("votes", {})),
             data.get("blank", 0),
             data.get("overvote", 0),
-            {
-                party: {int(pos): n for pos, n in prefs.items()}
-                for party, prefs in data.get("preferences", {}).items()
-            },
+            _preferences(data.get("preferences", {})),
         )
 
 
-def total(tallies: Iterable[ContestTally], contest: str) -> ContestTally:
+_POSITIONS = {str(n): n for n in range(1000)}
+"""List positions as :meth:`ContestTally.to_json` writes them, and their numbers."""
+
+
+def _preferences(data: Mapping) -> dict[str, dict[int, int]]:
+    """``{party: {int(pos): n for pos, n in prefs.items()} for party, prefs in data.items()}``:
+    preference votes read from JSON, where list positions are strings.
+
+    The positions are looked up in :data:`_POSITIONS` rather than converted: ``int()``
+    of a string is most of the work of reading a PR tally, and the server reads one from
+    every packet.  If anything is amiss (a position written otherwise or not a string,
+    a party's votes not a map), the conversion decides, with its errors, as before.
+    """
+    position = _POSITIONS.__getitem__
+    try:
+        return {
+            party: dict(zip(map(position, prefs), prefs.values(), strict=True))
+            for party, prefs in data.items()
+        }
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return {party: {int(pos): n for pos, n in prefs.items()} for party, prefs in data.items()}
+
+
+def total(
+    tallies: Iterable[ContestTally], contest: str, *, preferences: bool = True
+) -> ContestTally:
     """Sum of tallies of one contest; an empty iterable gives a zero tally.
 
     Accumulates into plain dicts and builds one tally at the end: summing a country's
-    DECs pairwise would build thousands of intermediate frozen tallies.
+    DECs pairwise would build thousands of intermediate frozen tallies.  The sum of a
+    single tally is that tally (it is immutable), which is what most DECs' contests are.
+    With ``preferences=False`` the sum has no preference votes (its other counts are
+    the same): summing a PR contest's hundreds of list positions is most of the work,
+    wasted for a caller that shows or uses only the votes.
     """
-    votes: dict[str, int] = {}
-    preferences: dict[str, dict[int, int]] = {}
-    blank = overvote = 0
-    for tally in tallies:
+    items = list(tallies)
+    for tally in items:
         if tally.contest != contest:
             raise ValueError(f"cannot add a tally of {tally.contest} to {contest}")
+    if len(items) == 1 and (preferences or not items[0].preferences):
+        return items[0]
+    votes: dict[str, int] = {}
+    by_party: dict[str, dict[int, int]] = {}
+    blank = overvote = 0
+    for tally in items:
         for option, n in tally.votes.items():
             votes[option] = votes.get(option, 0) + n
-        for party, prefs in tally.preferences.items():
-            into = preferences.setdefault(party, {})
+        for party, prefs in tally.preferences.items() if preferences else ():
+            into = by_party.get(party)
+            if into is None:
+                by_party[party] = dict(prefs)
+                continue
             for position, n in prefs.items():
                 into[position] = into.get(position, 0) + n
         blank += tally.blank
         overvote += tally.overvote
-    return ContestTally._adopt(contest, votes, blank, overvote, preferences)
+    return ContestTally._adopt(contest, votes, blank, overvote, by_party)

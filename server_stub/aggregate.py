@@ -79,7 +79,7 @@ def evaluate(
     if len(latest) < expected:
         return DecState(status=PARTIAL, **base)
     contests = sorted({c for r in results for c in r.tallies})
-    allowed = {s.contest_id for s in election.styles_for(dec)}
+    allowed = election.contests_at(dec)
     problems += [
         Problem("contest", f"contest {c} is not voted at DEC {dec}")
         for c in contests

@@ -101,10 +101,25 @@ def contest_block(names: Names, tally: ContestTally, participants: int) -> dict[
 
 
 def _sum(states: Iterable[DecState], contest: str) -> tuple[ContestTally, int, int]:
-    """Tally, participants and number of DECs of ``contest`` over published states."""
+    """Tally, participants and number of DECs of ``contest`` over published states.
+
+    The tally has no preference votes: an area's page does not show them, and summing
+    them would be most of the work of a PR total.
+    """
     chosen = [s for s in states if s.published and contest in s.tallies]
-    tally = total((s.tallies[contest] for s in chosen), contest)
+    tally = total((s.tallies[contest] for s in chosen), contest, preferences=False)
     return tally, sum(s.participants or 0 for s in chosen), len(chosen)
+
+
+def _coverage(published: Iterable[DecState]) -> dict[str, tuple[int, int]]:
+    """Participants and number of DECs of every contest over published states, as
+    :func:`_sum` counts them, in one pass (the national page shows every district's)."""
+    out: dict[str, tuple[int, int]] = {}
+    for s in published:
+        for contest in s.tallies:
+            participants, n = out.get(contest, (0, 0))
+            out[contest] = (participants + (s.participants or 0), n + 1)
+    return out
 
 
 def progress(election: Election, states: Mapping[int, DecState]) -> dict[str, Any]:
@@ -183,8 +198,9 @@ def national(
     won = results.allocation.won
     smd_won: dict[str, int] = {}
     districts = []
+    coverage = _coverage(published)
     for d in election.districts:
-        _, participants, n = _sum(states.values(), d.contest_id)
+        participants, n = coverage.get(d.contest_id, (0, 0))
         summary = _smd_summary(names, results, d.contest_id) if n else None
         if summary and summary["winner"]:
             key = summary["winner_party"] or "independent"
