@@ -74,8 +74,8 @@ def main() -> None:
         for _ in range(args.repeats):
             old = min(old, best_pass_us(base.loads, data))
             new = min(new, best_pass_us(canonical.loads, data))
-        base, this = f"{args.base}: {old:6.1f} us", f"this tree: {new:6.1f} us"
-        print(f"{kind:8s} x{len(data)}  {base}  {this}  ({new / old:.2f}x)")
+        then, now = f"{args.base}: {old:6.1f} us", f"this tree: {new:6.1f} us"
+        print(f"{kind:8s} x{len(data)}  {then}  {now}  ({new / old:.2f}x)")
 
 
 if __name__ == "__main__":
