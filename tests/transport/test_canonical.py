@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import cbor2
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -138,3 +139,62 @@ def test_key_order_is_utf8_length_first_then_bytewise():
     swapped = {"é": 2, "z": 1}  # é is two UTF-8 bytes: it sorts after z
     data = cbor2.dumps(swapped)
     assert decision(canonical.loads, data) == decision(reference_loads, data) == ("refused", False)
+
+
+# Maps of counts, the containers the checker's fast paths are for: text keys in random
+# order, integers at and just past the 64-bit bounds (alone and in pairs whose absolute
+# values sum past 2**63 while each fits), and booleans, which are integers to Python.
+BOUNDS = st.sampled_from(
+    [
+        -(2**64),
+        -(2**63) - 1,
+        -(2**63),
+        -(2**63) + 1,
+        -1,
+        0,
+        1,
+        2**62,
+        2**63 - 1,
+        2**63,
+        2**64 - 1,
+        2**64,
+    ]
+)
+COUNTS = st.lists(st.tuples(KEYS, BOUNDS | st.integers(0, 1_000) | st.booleans()), max_size=8).map(
+    dict
+)
+REPORTS = st.recursive(
+    COUNTS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.lists(st.tuples(KEYS, inner), max_size=4).map(dict)
+    ),
+    max_leaves=8,
+)
+
+
+def _counts_fit(value: Any) -> bool:
+    """The data model, for a value built from REPORTS: every integer fits in 64 bits."""
+    if isinstance(value, dict):
+        return all(map(_counts_fit, value.values()))
+    if isinstance(value, list):
+        return all(map(_counts_fit, value))
+    return isinstance(value, bool) or -(2**63) <= value <= 2**64 - 1
+
+
+@CASES
+@given(value=REPORTS, edits=EDITS, canonical_first=st.booleans(), mutate=st.booleans())
+def test_same_decision_on_maps_of_counts(value, edits, canonical_first, mutate):
+    data = _canonical(value) if canonical_first else _plain(value)
+    same_decision(_mutate(data, edits) if mutate else data)
+    if canonical_first and not mutate:  # the model itself, not only the old decoder's word
+        assert (decision(canonical.loads, data)[0] == "ok") == _counts_fit(value)
+
+
+@settings(max_examples=1_000, deadline=None, derandomize=True, database=None)
+@given(value=REPORTS)
+def test_dumps_of_maps_of_counts(value):
+    if not _counts_fit(value):
+        with pytest.raises(canonical.CanonicalError):
+            canonical.dumps(value)
+        return
+    assert canonical.dumps(value) == cbor2.dumps(value, canonical=True)
