@@ -369,7 +369,9 @@ class _Lines:
             self.board.stats["connections"] += 1
 
     def _serve(self, sock: socket.socket, mask: int) -> None:
-        call = self.calls[sock]
+        call = self.calls.get(sock)
+        if call is None:  # hung up earlier in this turn (its answer failed), still listed
+            return
         if mask & selectors.EVENT_WRITE:
             self._drain(call)
         if not mask & selectors.EVENT_READ or sock not in self.calls:
