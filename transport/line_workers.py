@@ -73,6 +73,10 @@ UNSENT_MAX = 256 * 1024
 polls without reading its answers is hung up there, so it cannot fill the worker's
 memory."""
 
+ACCEPT_PAUSE = 1.0
+"""Seconds a worker stops taking calls when it cannot accept one (out of file
+descriptors): the listener stays readable, and retrying at once would spin."""
+
 GC_YOUNG = 20_000
 """Allocations between collections of the youngest generation (CPython's default: 700)."""
 
@@ -332,20 +336,26 @@ class _Lines:
         self._waiting: dict[int, tuple[bytes, Checked, _Call]] = {}
         self._outbox: list[tuple[int, bytes, Checked]] = []
         self._inbox = bytearray()
+        self._paused_until = 0.0  # not accepting calls until then (see ACCEPT_PAUSE)
 
     def run(self) -> None:
         """Serve until the server process is gone (its pipe closes), then hang up."""
         sweep = time.monotonic() + min(self.idle, 5.0)
         while not self.gone:
-            for key, mask in self.selector.select(max(0.0, sweep - time.monotonic())):
+            wake = min(sweep, self._paused_until or sweep)
+            for key, mask in self.selector.select(max(0.0, wake - time.monotonic())):
                 key.data(key.fileobj, mask)
             self._flush()
-            if time.monotonic() >= sweep:
-                quiet_since = time.monotonic() - self.idle
-                for call in [c for c in self.calls.values() if c.last < quiet_since]:
+            now = time.monotonic()
+            if self._paused_until and now >= self._paused_until:
+                self._paused_until = 0.0
+                self.selector.register(self.listener, selectors.EVENT_READ, self._accept)
+            if now >= sweep:
+                for call in [c for c in self.calls.values() if c.last < now - self.idle]:
                     self._hang_up(call)  # a dead line
-                sweep = time.monotonic() + min(self.idle, 5.0)
-        self.selector.unregister(self.listener)
+                sweep = now + min(self.idle, 5.0)
+        if not self._paused_until:
+            self.selector.unregister(self.listener)
         self.listener.close()
         for call in list(self.calls.values()):  # the answers already due leave first
             with contextlib.suppress(OSError):
@@ -360,7 +370,11 @@ class _Lines:
                 sock, _ = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:  # a call dropped before it was taken, or out of descriptors
+            except ConnectionAbortedError:  # a call dropped before it was taken
+                continue
+            except OSError:  # out of descriptors: take no calls for a moment
+                self.selector.unregister(listener)
+                self._paused_until = time.monotonic() + ACCEPT_PAUSE
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)

@@ -10,6 +10,7 @@ when their server process is gone.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -20,9 +21,9 @@ from collections.abc import Sequence
 import pytest
 
 from tests.transport.conftest import ELECTION
-from transport import frames, intake
+from transport import frames, intake, line_workers
 from transport.crypto import VerifyKey
-from transport.gateway import Gateway, MemorySink
+from transport.gateway import Gateway, MemorySink, Switchboard
 from transport.intake import Accepted, MemoryReplayState, Staged
 from transport.keys import KeyStore
 from transport.line_workers import SEND_BUFFER, UNSENT_MAX, LineWorkers
@@ -380,3 +381,53 @@ def test_a_plain_sink_needs_a_replay_state_that_records(store):
 
     with pytest.raises(TypeError):
         gateway_on(store, MemorySink(), ReadOnly())
+
+
+class _ListenerOutOfDescriptors:
+    """A listening socket whose first ``failures`` accepts fail as when the process has
+    no file descriptor left (EMFILE); counts every accept."""
+
+    def __init__(self, failures: int):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.failures = failures
+        self.accepts = 0
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def setblocking(self, flag: bool) -> None:
+        self.sock.setblocking(flag)
+
+    def accept(self) -> tuple[socket.socket, object]:
+        self.accepts += 1
+        if self.accepts <= self.failures:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return self.sock.accept()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_line_worker_out_of_descriptors_pauses_instead_of_spinning(store):
+    board = Switchboard(store.registry(), store.server_keys(), ELECTION, presign=True)
+    listener = _ListenerOutOfDescriptors(failures=1)
+    down_read, down_write = os.pipe()
+    up_read, up_write = os.pipe()
+    lines = line_workers._Lines(board, listener, up_write, down_read, idle=60.0)  # type: ignore[arg-type]
+    loop = threading.Thread(target=lines.run, daemon=True)
+    loop.start()
+    try:
+        with socket.create_connection(listener.sock.getsockname(), timeout=10):
+            time.sleep(0.5)  # within the pause: one failed accept, no retries
+            assert listener.accepts == 1 and not lines.calls
+            deadline = time.monotonic() + line_workers.ACCEPT_PAUSE + 5
+            while board.stats["connections"] < 1:  # after the pause, the call is taken
+                assert time.monotonic() < deadline, "the worker never took calls again"
+                time.sleep(0.05)
+            assert listener.accepts <= 3  # the failure, the call, then "try again"
+    finally:
+        os.close(down_write)  # the server process is gone: the loop ends
+        loop.join(10)
+        for fd in (up_read, up_write, down_read):
+            os.close(fd)
+    assert not loop.is_alive()
