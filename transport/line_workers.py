@@ -417,10 +417,10 @@ class _Lines:
 
     def _flush(self) -> None:
         """One write for the packets of a turn of the loop."""
-        if not self._outbox:
+        items, self._outbox = self._outbox, []
+        if not items or self.gone:  # once gone, _server_gone has answered them all
             return
-        data = memoryview(_framed(pickle.dumps(self._outbox)))
-        self._outbox = []
+        data = memoryview(_framed(pickle.dumps(items)))
         try:
             while data:
                 data = data[os.write(self.up, data) :]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import selectors
 import signal
 import socket
 import threading
@@ -23,6 +24,7 @@ import pytest
 from tests.transport.conftest import ELECTION
 from transport import frames, intake, line_workers
 from transport.crypto import VerifyKey
+from transport.errors import Malformed
 from transport.gateway import Gateway, MemorySink, Switchboard
 from transport.intake import Accepted, MemoryReplayState, Staged
 from transport.keys import KeyStore
@@ -431,3 +433,33 @@ def test_a_line_worker_out_of_descriptors_pauses_instead_of_spinning(store):
         for fd in (up_read, up_write, down_read):
             os.close(fd)
     assert not loop.is_alive()
+
+
+def test_packets_of_the_turn_the_server_went_are_answered_once_and_not_sent_up(store):
+    """The server process's pipe closes while packets of the same turn of the loop wait
+    to go up: each gets one ``store-failed`` answer, and nothing is written to the dead
+    pipe (whose failure would end the worker a second time over)."""
+    board = Switchboard(store.registry(), store.server_keys(), ELECTION, presign=True)
+    down_read, down_write = os.pipe()
+    up_read, up_write = os.pipe()
+    os.close(up_read)  # the server process is gone: writing up would fail
+    unit, line = socket.socketpair()
+    lines = line_workers._Lines(
+        board, socket.create_server(("127.0.0.1", 0)), up_write, down_read, idle=60.0
+    )
+    try:
+        call = line_workers._Call(line)
+        lines.calls[line] = call
+        lines.selector.register(line, selectors.EVENT_READ, lines._serve)
+        lines._settle(call, b"m" * 8, Malformed("a packet of this turn"))
+        lines._server_gone()
+        lines._flush()
+        unit.settimeout(5)
+        reply = reply_of(store, frames.FrameReader().feed(unit.recv(65536)))
+        assert reply.body["name"] == "store-failed"
+        assert not lines._outbox and not lines._waiting
+    finally:
+        for fd in (up_write, down_read, down_write):
+            os.close(fd)
+        unit.close()
+        line.close()
