@@ -26,6 +26,11 @@ from typing import Any
 
 import cbor2
 
+try:  # the same decisions as loads_checked, in C (optional at install: see setup.py)
+    from transport._cbor_check import deterministic as _deterministic
+except ImportError:  # pragma: no cover - built without a C compiler
+    _deterministic = None
+
 MAX_DEPTH = 16
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 _PLAIN_SCALARS = frozenset({int, str, bytes, bool, type(None)})
@@ -156,7 +161,21 @@ def _encode(value: Any, plain: bool) -> bytes:
 
 
 def loads(data: bytes) -> Any:
-    """Decode exactly one deterministic CBOR value that spans all of ``data``."""
+    """Decode exactly one deterministic CBOR value that spans all of ``data``.
+
+    The C scan (``transport/_cbor_check.c``) decides in one pass, without building a
+    value, and then cbor2 decodes the bytes once, plainly.  Input the scan refuses, and
+    all input when the scan is not built, takes :func:`loads_checked`, which names the
+    defect.  The tests hold the two to the same decisions.
+    """
+    if _deterministic is not None and _deterministic(data):
+        return cbor2.loads(data)
+    return loads_checked(data)
+
+
+def loads_checked(data: bytes) -> Any:
+    """The reference decoder: cbor2 decodes, :func:`check` walks the value, and the
+    value must re-encode to exactly ``data``."""
     try:
         value = cbor2.loads(
             data,

@@ -1,15 +1,23 @@
-"""The strict decoder's fast path decides exactly as the canonical-only decoder did.
+"""The strict decoder's fast paths decide exactly as the canonical-only decoder did.
 
-:func:`transport.canonical.loads` re-encodes in cbor2's plain mode when the decoded value
-has no floats and every map already holds its keys in deterministic order, and in
-canonical mode otherwise.  The reference below is the decoder as it was before (always
-canonical mode); on random values in random key orders, on their canonical encodings,
-on mutations of both and on random bytes (10,000 cases) the two must accept the same
-inputs, with the same values, and refuse the same ones, naming truncation alike.
+:func:`transport.canonical.loads` has two fast paths over the plain reference below
+(decode, check the value, re-encode in cbor2's canonical mode, compare):
+
+* the C scan (``transport/_cbor_check.c``), which decides from the bytes alone;
+* :func:`~transport.canonical.loads_checked`, which re-encodes in cbor2's plain mode
+  when the decoded value has no floats and every map already holds its keys in
+  deterministic order, and in canonical mode otherwise.
+
+On random values in random key orders, on their canonical encodings, on mutations of
+both and on random bytes (10,000 cases) each must accept the same inputs as the
+reference, with the same values, and refuse the same ones; the Python paths also name
+truncation alike.
 """
 
 from __future__ import annotations
 
+import os
+import struct
 from typing import Any
 
 import cbor2
@@ -19,6 +27,11 @@ from hypothesis import strategies as st
 
 from tests.transport.test_fuzz import EDITS, _mutate
 from transport import canonical
+
+try:
+    from transport._cbor_check import deterministic
+except ImportError:  # reported by test_the_c_scan_is_built
+    deterministic = None
 
 CASES = settings(max_examples=2_500, deadline=None, derandomize=True, database=None)
 
@@ -56,7 +69,22 @@ def decision(decode: Any, data: bytes) -> tuple:
 
 
 def same_decision(data: bytes) -> None:
-    assert decision(canonical.loads, data) == decision(reference_loads, data)
+    expected = decision(reference_loads, data)
+    assert decision(canonical.loads_checked, data) == expected
+    assert decision(canonical.loads, data) == expected
+    if deterministic is not None:  # loads would hide a wrong "no" behind loads_checked
+        assert deterministic(data) == (expected[0] == "ok")
+
+
+def test_the_c_scan_is_built():
+    """Without a C compiler the install falls back to the reference path (slower); on
+    the project's machines and in CI the scan must be there and used."""
+    if deterministic is None:
+        message = "transport._cbor_check is not built (no C compiler at install?)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    assert canonical._deterministic is deterministic
 
 
 KEYS = st.text(st.sampled_from("ab\u00e9\u4e2d\U0001f600z0"), max_size=4) | st.sampled_from(
@@ -198,3 +226,72 @@ def test_dumps_of_maps_of_counts(value):
             canonical.dumps(value)
         return
     assert canonical.dumps(value) == cbor2.dumps(value, canonical=True)
+
+
+# Edges of the scan, named: depth, float widths, integer and text forms, simple values.
+
+
+def nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("data", "accepted"),
+    [
+        (cbor2.dumps(nested(canonical.MAX_DEPTH)), True),
+        (cbor2.dumps(nested(canonical.MAX_DEPTH + 1)), False),
+        (cbor2.dumps({"a": nested(canonical.MAX_DEPTH - 1)}), True),
+        (cbor2.dumps({"a": nested(canonical.MAX_DEPTH)}), False),
+        (b"\xf9\x3c\x00", True),  # 1.0 as a half
+        (b"\xfa\x3f\x80\x00\x00", False),  # 1.0 as a single
+        (b"\xfb\x3f\xf0\x00\x00\x00\x00\x00\x00", False),  # 1.0 as a double
+        (b"\xf9\x00\x01", True),  # the smallest half subnormal
+        (b"\xfa" + struct.pack(">f", 2.0**-24), False),  # the same as a single
+        (b"\xfa" + struct.pack(">f", 2.0**-25), True),  # below halves
+        (b"\xfa" + struct.pack(">f", 65504.0), False),  # the largest half
+        (b"\xfa" + struct.pack(">f", 65520.0), True),  # just past it
+        (b"\xfa" + struct.pack(">f", 1 + 2.0**-11), True),  # 12 significant bits
+        (b"\xfb" + struct.pack(">d", 0.1), True),
+        (b"\xfb" + struct.pack(">d", 1e300), True),  # beyond singles
+        (b"\xfb" + struct.pack(">d", 2.0**-149), False),  # the smallest single subnormal
+        (b"\xfb" + struct.pack(">d", -0.0), False),
+        (b"\xf9\x80\x00", True),  # -0.0 as a half
+        (b"\xf9\x7c\x00", False),  # infinity
+        (b"\xf9\x7e\x00", False),  # NaN
+        (b"\xfa\x7f\xc0\x00\x00", False),
+        (b"\xfb\x7f\xf8\x00\x00\x00\x00\x00\x00", False),
+        (b"\xf4", True),  # false
+        (b"\xf6", True),  # null
+        (b"\xf7", False),  # undefined
+        (b"\xf0", False),  # simple value 16
+        (b"\xf8\x20", False),  # simple value 32
+        (b"\xff", False),  # break
+        (b"\x1b\xff\xff\xff\xff\xff\xff\xff\xff", True),  # 2**64 - 1
+        (b"\x3b\x7f\xff\xff\xff\xff\xff\xff\xff", True),  # -2**63
+        (b"\x3b\x80\x00\x00\x00\x00\x00\x00\x00", False),  # -2**63 - 1
+        (b"\x18\x17", False),  # 23 in two bytes
+        (b"\x19\x00\xff", False),
+        (b"\x1c", False),  # reserved
+        (b"\x5f\x41\x00\xff", False),  # indefinite byte string
+        (b"\x9f\xff", False),
+        (b"\xc1\x00", False),  # tag 1
+        (b"\x62\xc3\xa9", True),  # é
+        (b"\x62\xc3\xa9"[:2], False),  # text ends early
+        (b"\x63\xed\xa0\x80", False),  # a UTF-8 surrogate
+        (b"\x62\xc0\x80", False),  # overlong NUL
+        (b"\x64\xf4\x90\x80\x80", False),  # above U+10FFFF
+        (b"\x64\xf0\x9f\x98\x80", True),  # U+1F600
+        (b"\xa2\x61a\x01\x61a\x02", False),  # duplicate key
+        (b"\xa1\x01\x02", False),  # integer key
+        (b"\xa1\x41a\x02", False),  # byte-string key
+        (b"\x82\x01", False),  # array ends early
+        (b"\x01\x01", False),  # trailing byte
+        (b"", False),
+    ],
+)
+def test_same_decision_at_the_edges(data, accepted):
+    same_decision(data)
+    assert (decision(reference_loads, data)[0] == "ok") == accepted
