@@ -51,8 +51,18 @@ class ElectionResults:
     smd: Mapping[str, SmdResult]
 
 
-def compute(election: Election, counts: Iterable[DecCounts], rules: RuleSet) -> ElectionResults:
-    """Aggregate DEC counts and apply the rules; DECs not in ``counts`` count as absent."""
+def compute(
+    election: Election,
+    counts: Iterable[DecCounts],
+    rules: RuleSet,
+    *,
+    national: ContestTally | None = None,
+) -> ElectionResults:
+    """Aggregate DEC counts and apply the rules; DECs not in ``counts`` count as absent.
+
+    ``national``, when given, is the PR total of ``counts`` as the caller keeps it
+    (:class:`~election.tally.RunningTotal`), and is used instead of adding it up again.
+    """
     by_contest: dict[str, list[ContestTally]] = {c: [] for c in election.contest_ids}
     regional_tallies: dict[str, list[ContestTally]] = {r.code: [] for r in election.regions}
     regional_participants = dict.fromkeys(regional_tallies, 0)
@@ -66,7 +76,8 @@ def compute(election: Election, counts: Iterable[DecCounts], rules: RuleSet) -> 
         if dec.region is not None and PR_CONTEST_ID in record.tallies:
             regional_tallies[dec.region].append(record.tallies[PR_CONTEST_ID])
             regional_participants[dec.region] += record.participants
-    national = total(by_contest[PR_CONTEST_ID], PR_CONTEST_ID)
+    if national is None:
+        national = total(by_contest[PR_CONTEST_ID], PR_CONTEST_ID)
     regional = {  # a region's threshold is on votes: its preference votes are not summed
         code: RegionResult.from_tally(
             total(tallies, PR_CONTEST_ID, preferences=False), regional_participants[code]

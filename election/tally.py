@@ -8,7 +8,7 @@ contests is a programming error and raises.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -191,3 +191,71 @@ def total(
         blank += tally.blank
         overvote += tally.overvote
     return ContestTally._adopt(contest, votes, blank, overvote, by_party)
+
+
+class RunningTotal:
+    """The sum of a changing set of tallies of one contest, kept one tally at a time:
+    :meth:`tally` equals :func:`total` of the tallies held.
+
+    The publisher keeps the national PR total this way.  Re-adding every published
+    DEC's hundreds of preference counts at each refresh cost about 0.1 s of CPU per
+    refresh on national data, all night long; now each DEC's tally is added once, and
+    taken out again in the rare case its DEC leaves the published set or is corrected.
+    Taking one out also drops the counts that no tally still held carries (a party or
+    a list position only that tally had), as :func:`total` of the rest would not have
+    them: that asks the held tallies, which is slow but rare.
+    """
+
+    def __init__(self, contest: str) -> None:
+        self.contest = contest
+        self._held: dict[int, ContestTally] = {}  # by id: held, so ids stay unique
+        self._votes: dict[str, int] = {}
+        self._preferences: dict[str, dict[int, int]] = {}
+        self._blank = self._overvote = 0
+
+    def add(self, tally: ContestTally) -> None:
+        if tally.contest != self.contest:
+            raise ValueError(f"cannot add a tally of {tally.contest} to {self.contest}")
+        if id(tally) in self._held:
+            raise ValueError("this tally is already in the total")
+        self._held[id(tally)] = tally
+        _add_into(self._votes, tally.votes, 1)
+        for party, counts in tally.preferences.items():
+            _add_into(self._preferences.setdefault(party, {}), counts, 1)
+        self._blank += tally.blank
+        self._overvote += tally.overvote
+
+    def remove(self, tally: ContestTally) -> None:
+        if self._held.pop(id(tally), None) is not tally:
+            raise ValueError("this tally is not in the total")
+        _add_into(self._votes, tally.votes, -1)
+        self._drop_unheld(self._votes, tally.votes, lambda t: t.votes)
+        for party, counts in tally.preferences.items():
+            sums = self._preferences[party]
+            _add_into(sums, counts, -1)
+            self._drop_unheld(sums, counts, lambda t, p=party: t.preferences.get(p, {}))
+            if not any(party in t.preferences for t in self._held.values()):
+                del self._preferences[party]
+        self._blank -= tally.blank
+        self._overvote -= tally.overvote
+
+    def tally(self) -> ContestTally:
+        """The current sum, as a tally of its own (later changes do not reach it)."""
+        preferences = {party: dict(counts) for party, counts in self._preferences.items()}
+        return ContestTally._adopt(
+            self.contest, dict(self._votes), self._blank, self._overvote, preferences
+        )
+
+    def _drop_unheld(
+        self, sums: dict, removed: Mapping, counts_of: Callable[[ContestTally], Mapping]
+    ) -> None:
+        """Drop the keys of ``removed`` now at zero that no held tally carries."""
+        for key in [k for k in removed if sums[k] == 0]:
+            if not any(key in counts_of(t) for t in self._held.values()):
+                del sums[key]
+
+
+def _add_into(sums: dict, counts: Mapping, sign: int) -> None:
+    get = sums.get
+    for key, n in counts.items():
+        sums[key] = get(key, 0) + sign * n

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from election.errors import PcosLabError
-from election.model import Election
+from election.model import PR_CONTEST_ID, Election
 from election.results import ElectionResults, compute
 from election.rules import RuleSet
+from election.tally import ContestTally, RunningTotal
 from server_stub import views
 from server_stub.aggregate import AWAITING, DecState, evaluate
 from server_stub.invariants import Problem, view_violations
@@ -70,6 +71,8 @@ class Publisher:
         self._refused = -1  # a ledger version whose snapshot failed its checks
         self._members = _members(self.election)
         self._views: dict[Hashable, dict[str, Any]] = {}  # the last build's area views
+        self._national = RunningTotal(PR_CONTEST_ID)
+        self._in_national: dict[int, ContestTally] = {}  # DEC -> its tally in the total
         self.snapshot: Snapshot = self._build(0)
 
     def refresh(self) -> Snapshot:
@@ -106,7 +109,8 @@ class Publisher:
         states = dict(self._states)
         known = {n: s for n, s in states.items() if self.election.has_dec(n)}
         published = [_Counts(s) for s in known.values() if s.published]
-        results = compute(self.election, published, self.rules)
+        national = self._national_pr(c.state for c in published)
+        results = compute(self.election, published, self.rules, national=national)
         names, margin = self.names, self.roll_margin
         built: dict[Hashable, dict[str, Any]] = {}
         regions = {
@@ -135,6 +139,21 @@ class Publisher:
             regions=regions,
             districts=districts,
         )
+
+    def _national_pr(self, published: Iterable[DecState]) -> ContestTally:
+        """The PR total of the published DECs, brought up to date from the last build's
+        by the DECs whose tally changed, whatever changed them (identity, as in
+        :meth:`_key`: a new evaluation is a new object)."""
+        wanted = {s.dec: s.tallies[PR_CONTEST_ID] for s in published if PR_CONTEST_ID in s.tallies}
+        for dec, tally in list(self._in_national.items()):
+            if wanted.get(dec) is not tally:
+                self._national.remove(tally)
+                del self._in_national[dec]
+        for dec, tally in wanted.items():
+            if dec not in self._in_national:
+                self._national.add(tally)
+                self._in_national[dec] = tally
+        return self._national.tally()
 
     def _key(self, area: tuple[str, Any], known: Mapping[int, DecState]) -> tuple:
         """What an area's view is built from: the area and its DECs' state objects (a

@@ -1,11 +1,13 @@
-"""ContestTally read from JSON and summed: the fast paths agree with the plain rules."""
+"""ContestTally read from JSON and summed: the fast paths agree with the plain rules,
+and a running total always equals the sum of the tallies it holds."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from election.tally import ContestTally, total
+from election.tally import ContestTally, RunningTotal, total
 
 # List positions as JSON may carry them: mostly as to_json writes them, sometimes not.
 positions = st.one_of(
@@ -71,3 +73,48 @@ def test_total_is_the_pairwise_sum_and_without_preferences_only_drops_them(items
     assert total(tallies, "PR") == pairwise
     bare = total(tallies, "PR", preferences=False)
     assert bare == ContestTally("PR", pairwise.votes, pairwise.blank, pairwise.overvote)
+
+
+# Valid tallies with sparse counts (explicit zeros included), some parties without
+# preferences and some with an empty map: every way a key can appear in one tally only.
+valid_tallies = st.builds(
+    ContestTally,
+    st.just("PR"),
+    st.dictionaries(st.sampled_from(["P01", "P02", "P03", "AGAINST_ALL"]), st.integers(0, 9)),
+    st.integers(0, 5),
+    st.integers(0, 5),
+    st.dictionaries(
+        st.sampled_from(["P01", "P02", "P03"]),
+        st.dictionaries(st.integers(1, 6), st.integers(0, 9), max_size=4),
+        max_size=3,
+    ),
+)
+
+
+@given(st.lists(valid_tallies, max_size=8), st.data())
+def test_a_running_total_equals_the_total_of_what_it_holds(tallies, data):
+    """Tallies come and go in any order (a DEC published, corrected, quarantined); after
+    every step the running total is exactly :func:`total` of those held, key for key."""
+    running, held = RunningTotal("PR"), []
+    for tally in tallies:
+        running.add(tally)
+        held.append(tally)
+        if held and data.draw(st.booleans(), label="take one out"):
+            out = held.pop(data.draw(st.integers(0, len(held) - 1), label="which"))
+            running.remove(out)
+        assert running.tally() == total(held, "PR")  # explicit zeros and all
+    for tally in held:
+        running.remove(tally)
+    assert running.tally() == ContestTally("PR")
+
+
+def test_a_running_total_refuses_what_it_does_not_hold():
+    running, held = RunningTotal("PR"), ContestTally("PR", {"P01": 1})
+    running.add(held)
+    with pytest.raises(ValueError, match="not in the total"):
+        running.remove(ContestTally("PR", {"P01": 1}))  # equal, but not the one held
+    with pytest.raises(ValueError, match="already in the total"):
+        running.add(held)
+    with pytest.raises(ValueError, match="cannot add a tally of SMD-1"):
+        running.add(ContestTally("SMD-1"))
+    assert running.tally() == held

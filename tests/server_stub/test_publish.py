@@ -195,6 +195,7 @@ def test_incremental_refreshes_publish_what_a_full_rebuild_would(world, data):
         published = service.publisher.refresh()
         assert service.publisher.alarms == []
         expected = _from_scratch(service).snapshot
+        assert published.results == expected.results  # the national PR total kept running
         assert published.national == expected.national
         assert published.regions == expected.regions
         assert published.districts == expected.districts
@@ -204,6 +205,28 @@ def test_incremental_refreshes_publish_what_a_full_rebuild_would(world, data):
             *published.districts.values(),
         ]:
             assert view_violations(view) == []
+
+
+def test_a_corrected_report_replaces_its_dec_in_the_national_total(world):
+    """A published DEC published again with other numbers (a unit's corrected report)
+    leaves the running national total with its old tally and enters it with the new."""
+    election, truth = world.election, world.truth
+    record = truth.decs[election.decs[0].number]
+    sent = _payloads(election, record, None)
+    service = world.service()
+    service.ledger.add_reports(
+        [_report(unit, seq, record.dec, payload, n) for n, (unit, seq, payload) in enumerate(sent)]
+    )
+    first = service.publisher.refresh()
+    unit, seq, payload = _payloads(election, record, None)[0]
+    pr = next(c for c in payload["contests"] if c["contest"] == PR_CONTEST_ID)
+    prefs = next(p for p in pr["preferences"].values() if any(p.values()))
+    prefs[next(pos for pos, n in prefs.items() if n)] -= 1  # one preference vote fewer
+    service.ledger.add_reports([_report(unit, seq + 1, record.dec, payload, len(sent))])
+    second = service.publisher.refresh()
+    assert first.states[record.dec].published and second.states[record.dec].published
+    assert second.results.pr != first.results.pr
+    assert second.results == _from_scratch(service).snapshot.results
 
 
 def test_a_reused_view_never_hides_a_failing_check(world, election):
