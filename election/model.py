@@ -9,7 +9,9 @@ reports can name an option without carrying the object.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 AGAINST_ALL = "AGAINST_ALL"
 """Option id of the "against all" box, present in every contest."""
@@ -176,6 +178,11 @@ class Election:
         object.__setattr__(self, "_index", index)
         # The server asks for a contest's options for every DEC it evaluates.
         index["options"] = {c: self._options(c) for c in self.contest_ids}
+        index["ballot_options"] = {
+            c: tuple(o for o in options if o != AGAINST_ALL)
+            for c, options in index["options"].items()
+        }
+        index["list_lengths"] = MappingProxyType({p.id: len(p.candidates) for p in self.parties})
         index["contests_at"] = {}  # filled as DECs are asked for (contests_at)
 
     # Look-ups ---------------------------------------------------------------------------
@@ -212,6 +219,19 @@ class Election:
         """Option ids of a contest in ballot order, "against all" last."""
         known = self._index["options"].get(contest_id)
         return known if known is not None else self._options(contest_id)
+
+    def ballot_options(self, contest_id: str) -> tuple[str, ...]:
+        """The options with a votes line on the protocol: :meth:`options` without
+        "against all", which has a line of its own."""
+        known = self._index["ballot_options"].get(contest_id)
+        if known is not None:
+            return known
+        return tuple(o for o in self._options(contest_id) if o != AGAINST_ALL)
+
+    @property
+    def list_lengths(self) -> Mapping[str, int]:
+        """Each party's number of list candidates (the highest preference position)."""
+        return self._index["list_lengths"]
 
     def _options(self, contest_id: str) -> tuple[str, ...]:
         if contest_id == PR_CONTEST_ID:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from election.model import AGAINST_ALL, PR_CONTEST_ID, Election
@@ -45,10 +46,10 @@ def machine_protocol(
     """
     record = election.dec(dec)
     roll = record.roll_pr if tally.contest == PR_CONTEST_ID else record.roll_smd
-    options = [o for o in election.options(tally.contest) if o != AGAINST_ALL]
+    options = election.ballot_options(tally.contest)
     votes = {o: tally.votes.get(o, 0) for o in options}
     votes.update({o: n for o, n in tally.votes.items() if o not in votes and o != AGAINST_ALL})
-    return Protocol(
+    return Protocol._adopt(
         dec=dec,
         contest=tally.contest,
         roll=roll,
@@ -58,7 +59,7 @@ def machine_protocol(
         found=tally.ballots,
         invalid=tally.invalid,
         valid=tally.valid,
-        votes=votes,
+        votes=MappingProxyType(votes),
         against_all=tally.votes.get(AGAINST_ALL, 0),
         preferences=tally.preferences,
     )

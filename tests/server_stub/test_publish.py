@@ -9,7 +9,7 @@ the invariants.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from election.model import PR_CONTEST_ID
+from election.protocol import Protocol, control_relations
 from server_stub import auth
-from server_stub.invariants import view_violations
+from server_stub.invariants import machine_protocol, view_violations
 from server_stub.publish import BUSY_SHARE, Publisher, pause_after
 from server_stub.service import ResultsService
 from server_stub.store import StoredReport
@@ -227,6 +228,19 @@ def test_a_corrected_report_replaces_its_dec_in_the_national_total(world):
     assert first.states[record.dec].published and second.states[record.dec].published
     assert second.results.pr != first.results.pr
     assert second.results == _from_scratch(service).snapshot.results
+
+
+def test_a_machine_count_as_a_protocol_is_what_the_constructor_would_build(world):
+    """machine_protocol adopts the tally's read-only maps instead of copying them: the
+    protocol must still equal, and check like, one built the ordinary way."""
+    election = world.election
+    for record in world.truth.decs.values():
+        for tally in record.tallies.values():
+            adopted = machine_protocol(election, record.dec, tally, record.participants)
+            built = Protocol(**{f.name: getattr(adopted, f.name) for f in fields(Protocol)})
+            assert adopted == built
+            assert control_relations(adopted, election) == control_relations(built, election)
+            assert control_relations(built, election) == []
 
 
 def test_a_reused_view_never_hides_a_failing_check(world, election):
