@@ -2,13 +2,21 @@
 
 Signatures and digests are computed over bytes, so both ends must agree on the bytes of
 a value.  Encoding uses cbor2's canonical mode (shortest integer and float forms,
-definite lengths, map keys sorted by their encoded bytes).  Decoding is strict: it
-accepts an input only if re-encoding the decoded value gives the same bytes back, which
-rejects trailing data, non-shortest forms, indefinite lengths, unsorted or duplicate keys
-and any tag, without a second parser to keep in step with the encoder.
+definite lengths, map keys sorted by their encoded bytes).  Decoding is strict: the
+reference accepts an input only if re-encoding the decoded value gives the same bytes
+back, which rejects trailing data, non-shortest forms, indefinite lengths, unsorted or
+duplicate keys and any tag, with no parser of our own to keep in step with the encoder.
 
-cbor2's canonical mode costs about four times its plain mode, and the server re-encodes
-every payload it receives.  The two modes differ only in float widths and map key order:
+The server decodes every packet it receives three times over (the packet, its header, its
+payload), so :func:`loads` first asks a one-pass scan in C (``transport/_cbor_check.c``,
+a parser of our own after all) whether the bytes are deterministic CBOR of the data
+model, and then lets cbor2 decode them once, plainly: about 170 µs less of a line
+worker's CPU per packet.  The reference path below stays: it decides when the scan is
+not built, and it names the defect of anything the scan refuses.  The tests hold the
+two to the same decisions.
+
+cbor2's canonical mode costs about four times its plain mode, and the reference path
+re-encodes what it decodes.  The two modes differ only in float widths and map key order:
 integers, lengths and strings are always shortest and definite.  So a value without
 floats whose maps already hold their keys in deterministic order (every decoded value
 that was deterministic CBOR) is re-encoded in plain mode, which then gives exactly the
