@@ -82,6 +82,11 @@ def _is_uint(value: Any, top: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= top
 
 
+_TYPES = {int(t): t for t in MessageType}
+_SERVER_KEYS = frozenset({"ver", "type", "unit", "election", "dec", "seq", "ts"})
+_UNIT_KEYS = _SERVER_KEYS | {"nonce", "epk"}
+
+
 @dataclass(frozen=True)
 class Header:
     """The signed, authenticated fields of every packet.
@@ -142,13 +147,11 @@ class Header:
         if fields.get("ver") != VERSION or isinstance(fields.get("ver"), bool):
             raise UnsupportedVersion(f"packet version {fields.get('ver')!r} is not {VERSION}")
         kind = fields.get("type")
-        if not _is_uint(kind, 255) or kind not in MessageType._value2member_map_:
+        if not _is_uint(kind, 255) or kind not in _TYPES:
             raise BadType(f"unknown message type {kind!r}")
-        kind = MessageType(kind)
-        expected = {"ver", "type", "unit", "election", "dec", "seq", "ts"}
-        if kind.from_unit:
-            expected |= {"nonce", "epk"}
-        if set(fields) != expected:
+        kind = _TYPES[kind]
+        expected = _UNIT_KEYS if kind.from_unit else _SERVER_KEYS
+        if fields.keys() != expected:
             raise Malformed(f"header keys must be {sorted(expected)}")
         if kind.from_unit and not all(isinstance(fields[k], bytes) for k in ("nonce", "epk")):
             raise Malformed("nonce and epk must be byte strings")
@@ -186,8 +189,12 @@ class Envelope:
 
 
 def signed_bytes(header_bytes: bytes, body: bytes) -> bytes:
-    """What Ed25519 signs: the CBOR array [context, header bytes, body bytes]."""
-    return canonical.dumps([SIGNATURE_CONTEXT, header_bytes, body])
+    """What Ed25519 signs: the CBOR array [context, header bytes, body bytes].
+
+    Encoded by cbor2 directly, as :meth:`Header.encode` is: an array of a text and
+    byte strings has one encoding (the tests compare it with :func:`canonical.dumps`).
+    """
+    return cbor2.dumps([SIGNATURE_CONTEXT, header_bytes, body])
 
 
 def packet_key(shared: bytes, epk: bytes, server_public: bytes) -> bytes:
@@ -213,7 +220,7 @@ def message_id(packet: bytes) -> bytes:
 
 def _assemble(header_bytes: bytes, body: bytes, signer: SigningKey) -> bytes:
     signature = signer.sign(signed_bytes(header_bytes, body))
-    packet = canonical.dumps([header_bytes, body, signature])
+    packet = cbor2.dumps([header_bytes, body, signature])  # byte strings: see signed_bytes
     if len(packet) > PACKET_MAX:
         raise Oversized(f"packet of {len(packet)} bytes is above {PACKET_MAX}")
     return packet

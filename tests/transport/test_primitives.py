@@ -17,13 +17,18 @@ from transport.crypto import (
     aead_seal,
     hkdf_sha256,
 )
+from transport.errors import Oversized
 from transport.packet import (
     CONTENT_CONTEXT,
     DEC_MAX,
+    PACKET_MAX,
     SEQ_MAX,
+    SIGNATURE_CONTEXT,
     Header,
     MessageType,
+    _assemble,
     content_digest,
+    signed_bytes,
 )
 
 QUICK = settings(max_examples=300, deadline=None, derandomize=True, database=None)
@@ -172,3 +177,19 @@ def test_header_encoding_is_the_canonical_one(kind, unit, election, dec, seq, ts
     content = canonical.dumps([CONTENT_CONTEXT, dict(header.content_map()), {}])
     assert content_digest(header, canonical.dumps({})) == hashlib.sha256(content).digest()
     assert canonical.loads(reference) == header.to_map()
+
+
+@QUICK
+@given(st.binary(max_size=600), st.binary(max_size=70_000), st.binary(max_size=70))
+def test_signed_bytes_and_packets_are_the_canonical_arrays(header_bytes, body, signature):
+    """Both are encoded by cbor2 directly, skipping the data-model walk: arrays of a
+    text and byte strings (lengths across every head size) have one encoding."""
+    reference = canonical.dumps([SIGNATURE_CONTEXT, header_bytes, body])
+    assert signed_bytes(header_bytes, body) == reference
+    signer = SigningKey(bytes(32))
+    expected = canonical.dumps([header_bytes, body, signer.sign(reference)])
+    if len(expected) > PACKET_MAX:
+        with pytest.raises(Oversized):
+            _assemble(header_bytes, body, signer)
+    else:
+        assert _assemble(header_bytes, body, signer) == expected
