@@ -150,8 +150,7 @@ def _preferences(data: Mapping) -> dict[str, dict[int, int]]:
     position = _POSITIONS.__getitem__
     try:
         return {
-            party: dict(zip(map(position, prefs), prefs.values(), strict=True))
-            for party, prefs in data.items()
+            party: {position(pos): n for pos, n in prefs.items()} for party, prefs in data.items()
         }
     except (KeyError, TypeError, AttributeError, ValueError):
         return {party: {int(pos): n for pos, n in prefs.items()} for party, prefs in data.items()}
