@@ -107,11 +107,11 @@ def main() -> int:
         print(json.dumps(measure(cache, args.repeats), indent=1))
         return 0
     results: dict[str, list] = {}
+    repeats = ["--repeats", str(args.repeats)]
     for _ in range(args.rounds):
         for code in args.code:
             out = subprocess.run(
-                [sys.executable, __file__, "--cache", str(cache), "--root", code]
-                + ["--repeats", str(args.repeats)],
+                [sys.executable, __file__, "--cache", str(cache), "--root", code, *repeats],
                 capture_output=True,
                 text=True,
                 check=True,
