@@ -124,16 +124,36 @@ def measure(cache: Path, group: int, every: int, repeats: int) -> dict:
         assert not svc.publisher.alarms
         runs.append({k: 1e6 * v / len(packets) for k, v in spent.items()})
         svc.close()
-    figures = {
+    return {"packets": len(packets), "refreshes": refreshes, "us_per_packet": summary(runs)}
+
+
+def summary(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Min and median of each part over the runs, and of their total."""
+    totals = [{**r, "total": sum(r.values())} for r in runs]
+    return {
         k: {
-            "min": round(min(r[k] for r in runs), 1),
-            "median": round(statistics.median(r[k] for r in runs), 1),
+            "min": round(min(r[k] for r in totals), 1),
+            "median": round(statistics.median(r[k] for r in totals), 1),
         }
-        for k in runs[0]
+        for k in totals[0]
     }
-    totals = [sum(r.values()) for r in runs]
-    figures["total"] = {"min": round(min(totals), 1), "median": round(statistics.median(totals), 1)}
-    return {"packets": len(packets), "refreshes": refreshes, "us_per_packet": figures}
+
+
+def in_turns(script: str, cache: Path, codes: list[str], rounds: int, options: list[str]) -> dict:
+    """``script``'s figures for each project directory in ``codes``, ``rounds`` times, in
+    turns and each in a fresh process (the sealed packets in ``cache`` built first)."""
+    _world(cache)
+    results: dict[str, list] = {}
+    for _ in range(rounds):
+        for code in codes:
+            out = subprocess.run(
+                [sys.executable, script, "--cache", str(cache), "--root", code, *options],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            results.setdefault(code, []).append(json.loads(out)["us_per_packet"])
+    return results
 
 
 def main() -> int:
@@ -161,18 +181,7 @@ def main() -> int:
         result = measure(cache, args.group, args.every, args.repeats)
         print(json.dumps(result, indent=1))
         return 0
-    _world(cache)  # once, before the turns
-    results: dict[str, list] = {}
-    for _ in range(args.rounds):
-        for code in args.code:
-            out = subprocess.run(
-                [sys.executable, __file__, "--cache", str(cache), "--root", code, *options],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            results.setdefault(code, []).append(json.loads(out)["us_per_packet"])
-    print(json.dumps(results, indent=1))
+    print(json.dumps(in_turns(__file__, cache, args.code, args.rounds, options), indent=1))
     return 0
 
 

@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def measure(cache: Path, repeats: int) -> dict:
     """One process's figures for the code it imports (see the module docstring)."""
     sys.path.append(str(ROOT / "bench"))
-    from server_cpu import _world  # the same sealed packets and keys
+    from server_cpu import _world, summary  # the same sealed packets and keys
 
     from election.definition import fingerprint
     from fixtures import scenario
@@ -80,16 +78,7 @@ def measure(cache: Path, repeats: int) -> dict:
                 spent[name] += took
         assert board.stats["accepted"] == len(calls), board.stats
         runs.append({k: 1e6 * v / len(calls) for k, v in spent.items()})
-    figures = {
-        k: {
-            "min": round(min(r[k] for r in runs), 1),
-            "median": round(statistics.median(r[k] for r in runs), 1),
-        }
-        for k in runs[0]
-    }
-    totals = [sum(r.values()) for r in runs]
-    figures["total"] = {"min": round(min(totals), 1), "median": round(statistics.median(totals), 1)}
-    return {"packets": len(calls), "us_per_packet": figures}
+    return {"packets": len(calls), "us_per_packet": summary(runs)}
 
 
 def main() -> int:
@@ -106,18 +95,11 @@ def main() -> int:
         sys.path.insert(0, str(Path(args.root).resolve()))
         print(json.dumps(measure(cache, args.repeats), indent=1))
         return 0
-    results: dict[str, list] = {}
-    repeats = ["--repeats", str(args.repeats)]
-    for _ in range(args.rounds):
-        for code in args.code:
-            out = subprocess.run(
-                [sys.executable, __file__, "--cache", str(cache), "--root", code, *repeats],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            results.setdefault(code, []).append(json.loads(out)["us_per_packet"])
-    print(json.dumps(results, indent=1))
+    sys.path.append(str(ROOT / "bench"))
+    from server_cpu import in_turns
+
+    options = ["--repeats", str(args.repeats)]
+    print(json.dumps(in_turns(__file__, cache, args.code, args.rounds, options), indent=1))
     return 0
 
 
