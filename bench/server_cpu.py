@@ -139,6 +139,18 @@ def summary(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     }
 
 
+def parser_for(doc: str) -> argparse.ArgumentParser:
+    """The options of a CPU micro-benchmark: the packet cache, repeats, and code trees
+    to compare in turns."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--cache", default=str(ROOT / "var" / "bench" / "server-cpu-cache"))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--code", nargs="*", help="project directories to compare, in turns")
+    parser.add_argument("--rounds", type=int, default=1, help="turns per --code directory")
+    parser.add_argument("--root", default=str(ROOT), help="the project directory to import")
+    return parser
+
+
 def in_turns(script: str, cache: Path, codes: list[str], rounds: int, options: list[str]) -> dict:
     """``script``'s figures for each project directory in ``codes``, ``rounds`` times, in
     turns and each in a fresh process (the sealed packets in ``cache`` built first)."""
@@ -157,14 +169,9 @@ def in_turns(script: str, cache: Path, codes: list[str], rounds: int, options: l
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default=str(ROOT / "var" / "bench" / "server-cpu-cache"))
+    parser = parser_for(__doc__)
     parser.add_argument("--group", type=int, default=32, help="packets per group commit")
     parser.add_argument("--every", type=int, default=2000, help="packets between refreshes")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--code", nargs="*", help="project directories to compare, in turns")
-    parser.add_argument("--rounds", type=int, default=1, help="turns per --code directory")
-    parser.add_argument("--root", default=str(ROOT), help="the project directory to import")
     args = parser.parse_args()
     cache = Path(args.cache).resolve()
     cache.mkdir(parents=True, exist_ok=True)

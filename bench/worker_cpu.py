@@ -26,7 +26,6 @@ fresh process importing the project from that directory::
 
 from __future__ import annotations
 
-import argparse
 import json
 import pickle
 import sys
@@ -82,22 +81,16 @@ def measure(cache: Path, repeats: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", default=str(ROOT / "var" / "bench" / "server-cpu-cache"))
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--code", nargs="*", help="project directories to compare, in turns")
-    parser.add_argument("--rounds", type=int, default=1, help="turns per --code directory")
-    parser.add_argument("--root", default=str(ROOT), help="the project directory to import")
-    args = parser.parse_args()
+    sys.path.append(str(ROOT / "bench"))
+    from server_cpu import in_turns, parser_for
+
+    args = parser_for(__doc__).parse_args()
     cache = Path(args.cache).resolve()
     cache.mkdir(parents=True, exist_ok=True)
     if not args.code:
         sys.path.insert(0, str(Path(args.root).resolve()))
         print(json.dumps(measure(cache, args.repeats), indent=1))
         return 0
-    sys.path.append(str(ROOT / "bench"))
-    from server_cpu import in_turns
-
     options = ["--repeats", str(args.repeats)]
     print(json.dumps(in_turns(__file__, cache, args.code, args.rounds, options), indent=1))
     return 0
