@@ -8,7 +8,7 @@ contests is a programming error and raises.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -193,8 +193,8 @@ def total(
 
 
 class RunningTotal:
-    """The sum of a changing set of tallies of one contest, kept one tally at a time:
-    :meth:`tally` equals :func:`total` of the tallies held.
+    """The sum of a changing set of tallies of one contest, each held under a key of the
+    caller's (a DEC's number): :meth:`tally` equals :func:`total` of the tallies held.
 
     The publisher keeps the national PR total this way.  Re-adding every published
     DEC's hundreds of preference counts at each refresh cost about 0.1 s of CPU per
@@ -207,26 +207,37 @@ class RunningTotal:
 
     def __init__(self, contest: str) -> None:
         self.contest = contest
-        self._held: dict[int, ContestTally] = {}  # by id: held, so ids stay unique
+        self._held: dict[Hashable, ContestTally] = {}
         self._votes: dict[str, int] = {}
         self._preferences: dict[str, dict[int, int]] = {}
         self._blank = self._overvote = 0
 
-    def add(self, tally: ContestTally) -> None:
+    def keys_held(self) -> list[Hashable]:
+        """The keys of the tallies held."""
+        return list(self._held)
+
+    def put(self, key: Hashable, tally: ContestTally) -> None:
+        """Hold ``tally`` under ``key``, in place of the tally held there if another
+        one (the very same object: nothing to do)."""
+        held = self._held.get(key)
+        if held is tally:
+            return
         if tally.contest != self.contest:
             raise ValueError(f"cannot add a tally of {tally.contest} to {self.contest}")
-        if id(tally) in self._held:
-            raise ValueError("this tally is already in the total")
-        self._held[id(tally)] = tally
+        if held is not None:
+            self.discard(key)
+        self._held[key] = tally
         _add_into(self._votes, tally.votes, 1)
         for party, counts in tally.preferences.items():
             _add_into(self._preferences.setdefault(party, {}), counts, 1)
         self._blank += tally.blank
         self._overvote += tally.overvote
 
-    def remove(self, tally: ContestTally) -> None:
-        if self._held.pop(id(tally), None) is not tally:
-            raise ValueError("this tally is not in the total")
+    def discard(self, key: Hashable) -> None:
+        """Take out the tally held under ``key``."""
+        tally = self._held.pop(key, None)
+        if tally is None:
+            raise ValueError(f"no tally is held under {key!r}")
         _add_into(self._votes, tally.votes, -1)
         self._drop_unheld(self._votes, tally.votes, lambda t: t.votes)
         for party, counts in tally.preferences.items():

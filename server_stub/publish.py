@@ -71,8 +71,7 @@ class Publisher:
         self._refused = -1  # a ledger version whose snapshot failed its checks
         self._members = _members(self.election)
         self._views: dict[Hashable, dict[str, Any]] = {}  # the last build's area views
-        self._national = RunningTotal(PR_CONTEST_ID)
-        self._in_national: dict[int, ContestTally] = {}  # DEC -> its tally in the total
+        self._national = RunningTotal(PR_CONTEST_ID)  # by DEC, as of the last build
         self.snapshot: Snapshot = self._build(0)
 
     def refresh(self) -> Snapshot:
@@ -145,14 +144,11 @@ class Publisher:
         by the DECs whose tally changed, whatever changed them (identity, as in
         :meth:`_key`: a new evaluation is a new object)."""
         wanted = {s.dec: s.tallies[PR_CONTEST_ID] for s in published if PR_CONTEST_ID in s.tallies}
-        for dec, tally in list(self._in_national.items()):
-            if wanted.get(dec) is not tally:
-                self._national.remove(tally)
-                del self._in_national[dec]
+        for dec in self._national.keys_held():
+            if dec not in wanted:
+                self._national.discard(dec)
         for dec, tally in wanted.items():
-            if dec not in self._in_national:
-                self._national.add(tally)
-                self._in_national[dec] = tally
+            self._national.put(dec, tally)
         return self._national.tally()
 
     def _key(self, area: tuple[str, Any], known: Mapping[int, DecState]) -> tuple:
