@@ -82,7 +82,6 @@ def _is_uint(value: Any, top: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= top
 
 
-_TYPES = {int(t): t for t in MessageType}
 _SERVER_KEYS = frozenset({"ver", "type", "unit", "election", "dec", "seq", "ts"})
 _UNIT_KEYS = _SERVER_KEYS | {"nonce", "epk"}
 
@@ -147,9 +146,10 @@ class Header:
         if fields.get("ver") != VERSION or isinstance(fields.get("ver"), bool):
             raise UnsupportedVersion(f"packet version {fields.get('ver')!r} is not {VERSION}")
         kind = fields.get("type")
-        if not _is_uint(kind, 255) or kind not in _TYPES:
+        types = MessageType._value2member_map_  # the enum's own table: value -> member
+        if not _is_uint(kind, 255) or kind not in types:
             raise BadType(f"unknown message type {kind!r}")
-        kind = _TYPES[kind]
+        kind = types[kind]
         expected = _UNIT_KEYS if kind.from_unit else _SERVER_KEYS
         if fields.keys() != expected:
             raise Malformed(f"header keys must be {sorted(expected)}")
