@@ -110,6 +110,7 @@ class _Line:
     wires: list[bytes]
     sock: socket.socket
     pending: bytes
+    dialled: float
     reader: frames.FrameReader = field(default_factory=frames.FrameReader)
     reassembler: frames.Reassembler = field(default_factory=frames.Reassembler)
     replies: list[bytes] = field(default_factory=list)
@@ -128,15 +129,18 @@ class _Line:
 
 def _dial_all(
     address: tuple[str, int], calls: list[list[bytes]], connections: int
-) -> list[list[bytes] | None]:
+) -> tuple[list[list[bytes] | None], list[float]]:
     """Make every call, ``connections`` at a time, from one thread: each call sends its
     packets one by one, each once the previous one is answered, as a unit does.
+    Returns each call's replies and how long each call lasted (seconds, from dialling
+    to its last answer: what a unit's modem line is held for).
 
     One thread polling every line, rather than a thread per line: the units' process
     shares the server's cores, and 64 threads contending for the GIL cost it about
     1.5 times the CPU per packet (measured: 138 against 92 µs).
     """
     replies: list[list[bytes] | None] = [None] * len(calls)
+    durations: list[float] = []
     todo = iter(range(len(calls)))
     with selectors.DefaultSelector() as selector:
 
@@ -147,7 +151,7 @@ def _dial_all(
             sock = socket.socket()
             sock.setblocking(False)
             sock.connect_ex(address)  # in progress: writable once connected
-            line = _Line(index, calls[index], sock, calls[index][0])
+            line = _Line(index, calls[index], sock, calls[index][0], time.perf_counter())
             selector.register(sock, selectors.EVENT_WRITE, line)
 
         for _ in range(connections):
@@ -175,33 +179,35 @@ def _dial_all(
                 selector.unregister(line.sock)
                 line.sock.close()
                 replies[line.index] = line.replies
+                durations.append(time.perf_counter() - line.dialled)
                 dial()
-    return replies
+    return replies, durations
 
 
 def _units(
     address: tuple[str, int], calls: list[list[bytes]], connections: int, out: Connection
 ) -> None:
     """Child process: every call, ``connections`` at a time; sends back (seconds, CPU
-    seconds, replies in the order of ``calls``)."""
+    seconds, replies in the order of ``calls``, each call's duration)."""
     out.recv()  # the parent's go
     start, cpu = time.perf_counter(), time.process_time()
-    replies = _dial_all(address, calls, connections)
-    out.send((time.perf_counter() - start, time.process_time() - cpu, replies))
+    replies, durations = _dial_all(address, calls, connections)
+    out.send((time.perf_counter() - start, time.process_time() - cpu, replies, durations))
 
 
 def _send_all(
     address: tuple[str, int], calls: list[list[bytes]], connections: int
-) -> tuple[float, float, list]:
-    """(seconds, the units' CPU seconds, replies) of making every call."""
+) -> tuple[float, float, list, list[float]]:
+    """(seconds, the units' CPU seconds, replies, each call's seconds) of making every
+    call."""
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
     child = context.Process(target=_units, args=(address, calls, connections, theirs))
     child.start()
     ours.send("go")
-    seconds, cpu, replies = ours.recv()
+    seconds, cpu, replies, durations = ours.recv()
     child.join()
-    return seconds, cpu, replies
+    return seconds, cpu, replies, durations
 
 
 def _acks(world: World, workload: Workload, replies: list[list[bytes] | None]) -> int:
@@ -313,11 +319,13 @@ class World:
 
 @dataclass
 class GatewayRun:
-    """One run through a freshly started server: packets/s, and the CPU time each party
-    spent per packet (the server process, its line workers, the units' process)."""
+    """One run through a freshly started server: packets/s, the CPU time each party
+    spent per packet (the server process, its line workers, the units' process), and
+    how long the calls lasted (ms: p50, p95, p99, max)."""
 
     rate: float
     cpu_us: dict[str, float]
+    call_ms: dict[str, float]
     running: server.Running
 
 
@@ -338,7 +346,9 @@ def gateway_run(
     pids = getattr(running.gateway, "pids", [])
     workers_before = sum(_cpu_seconds(p) for p in pids)
     server_before = time.process_time()
-    seconds, units_cpu, replies = _send_all(running.gateway.address, work.calls, connections)
+    seconds, units_cpu, replies, durations = _send_all(
+        running.gateway.address, work.calls, connections
+    )
     server_cpu = time.process_time() - server_before
     workers_cpu = sum(_cpu_seconds(p) for p in pids) - workers_before
     acks = _acks(world, work, replies)
@@ -350,7 +360,10 @@ def gateway_run(
         "line_workers": round(workers_cpu * per_packet),
         "units_process": round(units_cpu * per_packet),
     }
-    return GatewayRun(work.packets / seconds, cpu_us, running)
+    ms = [1000 * d for d in durations]
+    call_ms = {f"p{q}": round(_percentile(ms, q / 100), 1) for q in (50, 95, 99)}
+    call_ms["max"] = round(max(ms), 1)
+    return GatewayRun(work.packets / seconds, cpu_us, call_ms, running)
 
 
 def night_run(world: World, connections: int) -> float:
@@ -416,6 +429,7 @@ def main() -> int:
     one_by_one: list[float] = []
     batches: list[float] = []
     cpu: list[dict[str, float]] = []
+    call_ms: list[dict[str, float]] = []
     nights: list[float] = []
     for run in range(args.runs):  # alternating, so that both see the same machine
         done = gateway_run(world, args.connections, workers=0, max_batch=1)
@@ -424,6 +438,7 @@ def main() -> int:
         grouped_run = gateway_run(world, args.connections)
         grouped.append(grouped_run.rate)
         cpu.append(grouped_run.cpu_us)
+        call_ms.append(grouped_run.call_ms)
         running = grouped_run.running
         if run < args.runs - 1:  # the last one stays up for the page times
             running.stop()
@@ -457,6 +472,8 @@ def main() -> int:
             # What the CPU time per packet would allow if every core were ours; a
             # derived figure, to read the measured rate against on a shared machine.
             "cpu_bound_packets_per_s": round((os.cpu_count() or 1) * 1e6 / sum(cpu_us.values())),
+            # How long a unit's call lasted, dialling to ACK (medians over the runs).
+            "call_ms": {k: statistics.median(c[k] for c in call_ms) for k in call_ms[0]},
             "group_commit": {"max_batch": 256, "groups_last_run": groups},
         },
         "gateway_night": {
