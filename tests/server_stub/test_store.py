@@ -51,15 +51,32 @@ def test_reports_round_trip_byte_for_byte(make_store):
     assert again.reports(dec=2001) == stored and again.reports(dec=1) == []
 
 
-@pytest.mark.parametrize("clash", ["seq", "nonce"])
-def test_a_duplicate_refuses_the_whole_batch(make_store, clash):
+def test_a_group_commit_keeps_its_order_and_ids(make_store):
+    """A batch the size of a large group commit, units in descending order and several
+    seqs per unit: the ids come back in the batch's order and name the right rows."""
     store = make_store()
     store.migrate(ELECTION)
-    store.add_reports([report()])
+    batch = [report(f"PCOS-{999 - i // 3}", 1 + i % 3, i.to_bytes(12, "big")) for i in range(300)]
+    ids = store.add_reports(batch)
+    assert len(set(ids)) == len(batch) and ids == sorted(ids)
+    stored = make_store().reports()
+    assert [(r.id, r.unit, r.seq, r.nonce) for r in stored] == [
+        (i, r.unit, r.seq, r.nonce) for i, r in zip(ids, batch, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("clash", ["seq", "nonce"])
+@pytest.mark.parametrize("earlier", ["stored", "in the batch"])
+def test_a_duplicate_refuses_the_whole_batch(make_store, clash, earlier):
+    store = make_store()
+    store.migrate(ELECTION)
+    first = [report()] if earlier == "stored" else []
+    store.add_reports(first)
     dup = report(seq=2) if clash == "nonce" else report(nonce=b"x" * 12)
+    batch = [report("PCOS-9", 1, b"z" * 12), *([] if first else [report()]), dup]
     with pytest.raises(DuplicateReport):
-        store.add_reports([report("PCOS-9", 1, b"z" * 12), dup])
-    assert store.report_count() == 1
+        store.add_reports(batch)
+    assert store.report_count() == len(first)
 
 
 def test_protocols_round_trip(make_store):
