@@ -181,6 +181,14 @@ def loads(data: bytes) -> Any:
     return loads_checked(data)
 
 
+def check_encoding(data: bytes) -> None:
+    """Raise :class:`CanonicalError` exactly when :func:`loads` would, without building
+    the value when the C scan can decide: for a caller that only passes the bytes on (a
+    line worker hands a payload's bytes to the server process, which decodes them)."""
+    if _deterministic is None or not _deterministic(data):
+        loads_checked(data)
+
+
 def loads_checked(data: bytes) -> Any:
     """The reference decoder: cbor2 decodes, :func:`check` walks the value, and the
     value must re-encode to exactly ``data``."""

@@ -279,8 +279,10 @@ def parse(packet: bytes) -> Envelope:
     return Envelope(header, header_bytes, body, signature)
 
 
-def open_body(envelope: Envelope, server_key: AgreementKey) -> tuple[dict[str, Any], bytes]:
-    """Decrypt a unit's body: (payload, its encoding); :class:`Tampered` if the AEAD fails."""
+def open_body(envelope: Envelope, server_key: AgreementKey) -> bytes:
+    """Decrypt a unit's body: its payload's encoding, checked to be one deterministic
+    CBOR map but not decoded (see :attr:`transport.intake.VerifiedPacket.payload`);
+    :class:`Tampered` if the AEAD fails."""
     header = envelope.header
     assert header.epk is not None and header.nonce is not None  # from_map guarantees it
     try:
@@ -290,12 +292,16 @@ def open_body(envelope: Envelope, server_key: AgreementKey) -> tuple[dict[str, A
     except ValueError as exc:
         raise Tampered(f"cannot open: {exc}", unit=header.unit, seq=header.seq) from exc
     try:
-        payload = canonical.loads(plaintext)
+        canonical.check_encoding(plaintext)
     except canonical.CanonicalError as exc:
         raise Malformed(f"payload: {exc}", unit=header.unit, seq=header.seq) from exc
-    if not isinstance(payload, dict):
+    if plaintext[0] >> 5 != _CBOR_MAP:  # one whole value, so at least one byte
         raise Malformed("payload must be a map", unit=header.unit, seq=header.seq)
-    return payload, plaintext
+    return plaintext
+
+
+_CBOR_MAP = 5
+"""The major type of a CBOR map (the top three bits of its first byte)."""
 
 
 # Server replies -----------------------------------------------------------------------------

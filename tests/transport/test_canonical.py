@@ -72,6 +72,8 @@ def same_decision(data: bytes) -> None:
     expected = decision(reference_loads, data)
     assert decision(canonical.loads_checked, data) == expected
     assert decision(canonical.loads, data) == expected
+    checked = decision(lambda d: canonical.check_encoding(d) or cbor2.loads(d), data)
+    assert checked == expected  # the check a line worker makes of a payload it passes on
     if deterministic is not None:  # loads would hide a wrong "no" behind loads_checked
         assert deterministic(data) == (expected[0] == "ok")
 

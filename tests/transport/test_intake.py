@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
+import pickle
 
 import pytest
 
 from tests.transport.conftest import ELECTION, OTHER_ELECTION
 from transport import canonical, cobs, crc, errors, frames, intake
-from transport.crypto import SigningKey, VerifyKey
-from transport.packet import MessageType, parse, read_reply, signed_bytes
+from transport.crypto import (
+    KEY_LEN,
+    NONCE_LEN,
+    AgreementKey,
+    SigningKey,
+    VerifyKey,
+    aead_seal,
+    random_bytes,
+)
+from transport.packet import Header, MessageType, packet_key, parse, read_reply, signed_bytes
 
 
 def repack(
@@ -191,6 +200,48 @@ def test_non_canonical_header_is_malformed(make_packet, world):
 
     unsorted = cbor2.dumps(dict(reversed(list(h.items()))))  # not deterministic key order
     rejects(repack(packet, header=unsorted), world, errors.Malformed)
+
+
+def _sealed_plaintext(store, plaintext: bytes) -> bytes:
+    """A packet from PCOS-0001 whose encrypted payload is ``plaintext`` as given, signed
+    and sealed correctly: what :func:`seal` never makes, since it encodes a map."""
+    server = store.server_public().kex
+    ephemeral, nonce = AgreementKey(random_bytes(KEY_LEN)), random_bytes(NONCE_LEN)
+    header = Header(
+        MessageType.RESULTS, "PCOS-0001", ELECTION, 1001, 1, 1_638_129_600, nonce, ephemeral.public
+    )
+    header_bytes = header.encode()
+    key = packet_key(ephemeral.exchange(server), ephemeral.public, server)
+    body = aead_seal(key, nonce, header_bytes, plaintext)
+    signature = store.unit_key("PCOS-0001").sign.sign(signed_bytes(header_bytes, body))
+    return canonical.dumps([header_bytes, body, signature])
+
+
+@pytest.mark.parametrize(
+    ("plaintext", "why"),
+    [
+        (canonical.dumps([1, 2]), "must be a map"),
+        (canonical.dumps("votes"), "must be a map"),
+        (b"\xa1\x61a\x18\x01", "payload: "),  # 1 written in two bytes: not deterministic
+        (b"\xa1\x61a\x01\x00", "payload: "),  # a trailing byte
+        (b"\xa1\x61a", "payload: "),  # cut short
+        (b"", "payload: "),
+    ],
+)
+def test_a_payload_that_is_not_one_deterministic_map_is_malformed(store, world, plaintext, why):
+    """Checked in the line worker although it is decoded only in the server process."""
+    data = _sealed_plaintext(store, plaintext)
+    rejects(data, world, errors.Malformed)
+    with pytest.raises(errors.Malformed, match=why):
+        verify(data, world)
+
+
+def test_the_payload_is_decoded_only_when_asked_for(store, world):
+    """A line worker hands the server the payload's bytes, not a decoded copy."""
+    verified = verify(_sealed_plaintext(store, canonical.dumps({"dec": 1001})), world)
+    assert "payload" not in vars(verified)
+    assert "payload" not in vars(pickle.loads(pickle.dumps(verified)))
+    assert verified.payload == {"dec": 1001} and "payload" in vars(verified)
 
 
 def _with_header(packet: bytes, signer: SigningKey, **changes) -> bytes:
