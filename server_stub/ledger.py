@@ -41,8 +41,8 @@ def arrival(report: StoredReport, payload: Mapping[str, Any] | None = None) -> A
     """Parse a stored report; an unreadable payload becomes a ``problem``, never an error.
 
     ``payload`` is ``canonical.loads(report.payload)`` when the caller already has it
-    (the intake does: transport decoded it while verifying); decoding again would cost
-    as much as the parse itself.
+    (the intake does: the verified packet's payload, decoded once); decoding again
+    would cost as much as the parse itself.
     """
     kind = MessageType(report.type)
     parsed: reports.Parsed = None
