@@ -4,8 +4,8 @@ The store is the durable record; the ledger is its working copy, fed by the inta
 after each commit and by uploads, and rebuilt from the store at start-up.  It parses
 each payload once and keeps it with its arrival facts, so that building a published
 snapshot never touches the database or decodes CBOR again.  Reports fresh from the
-intake come with the payload transport already decoded (and checked canonical) while
-verifying, so only reports reloaded from the store are decoded here.
+intake come with their verified packet's payload (checked canonical by transport,
+decoded once in this process), so only reports reloaded from the store are decoded here.
 """
 
 from __future__ import annotations
