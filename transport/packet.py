@@ -279,6 +279,10 @@ def parse(packet: bytes) -> Envelope:
     return Envelope(header, header_bytes, body, signature)
 
 
+_CBOR_MAP = 5
+"""The major type of a CBOR map (the top three bits of its first byte)."""
+
+
 def open_body(envelope: Envelope, server_key: AgreementKey) -> bytes:
     """Decrypt a unit's body: its payload's encoding, checked to be one deterministic
     CBOR map but not decoded (see :attr:`transport.intake.VerifiedPacket.payload`);
@@ -298,10 +302,6 @@ def open_body(envelope: Envelope, server_key: AgreementKey) -> bytes:
     if plaintext[0] >> 5 != _CBOR_MAP:  # one whole value, so at least one byte
         raise Malformed("payload must be a map", unit=header.unit, seq=header.seq)
     return plaintext
-
-
-_CBOR_MAP = 5
-"""The major type of a CBOR map (the top three bits of its first byte)."""
 
 
 # Server replies -----------------------------------------------------------------------------
