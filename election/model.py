@@ -178,10 +178,7 @@ class Election:
         object.__setattr__(self, "_index", index)
         # The server asks for a contest's options for every DEC it evaluates.
         index["options"] = {c: self._options(c) for c in self.contest_ids}
-        index["ballot_options"] = {
-            c: tuple(o for o in options if o != AGAINST_ALL)
-            for c, options in index["options"].items()
-        }
+        index["ballot_options"] = {c: _votes_lines(o) for c, o in index["options"].items()}
         index["list_lengths"] = MappingProxyType({p.id: len(p.candidates) for p in self.parties})
         index["contests_at"] = {}  # filled as DECs are asked for (contests_at)
 
@@ -224,9 +221,7 @@ class Election:
         """The options with a votes line on the protocol: :meth:`options` without
         "against all", which has a line of its own."""
         known = self._index["ballot_options"].get(contest_id)
-        if known is not None:
-            return known
-        return tuple(o for o in self._options(contest_id) if o != AGAINST_ALL)
+        return known if known is not None else _votes_lines(self._options(contest_id))
 
     @property
     def list_lengths(self) -> Mapping[str, int]:
@@ -280,3 +275,8 @@ def district_of_contest(contest_id: str) -> int:
     if prefix != "SMD" or not number.isdigit():
         raise ValueError(f"not an SMD contest id: {contest_id!r}")
     return int(number)
+
+
+def _votes_lines(options: tuple[str, ...]) -> tuple[str, ...]:
+    """A contest's options without "against all" (the protocol's votes lines)."""
+    return tuple(o for o in options if o != AGAINST_ALL)
