@@ -176,17 +176,21 @@ def loads(data: bytes) -> Any:
     all input when the scan is not built, takes :func:`loads_checked`, which names the
     defect.  The tests hold the two to the same decisions.
     """
-    if _deterministic is not None and _deterministic(data):
-        return cbor2.loads(data)
-    return loads_checked(data)
+    return cbor2.loads(data) if _scanned(data) else loads_checked(data)
 
 
 def check_encoding(data: bytes) -> None:
     """Raise :class:`CanonicalError` exactly when :func:`loads` would, without building
     the value when the C scan can decide: for a caller that only passes the bytes on (a
     line worker hands a payload's bytes to the server process, which decodes them)."""
-    if _deterministic is None or not _deterministic(data):
+    if not _scanned(data):
         loads_checked(data)
+
+
+def _scanned(data: bytes) -> bool:
+    """Whether the C scan, when built, accepts ``data`` (then :func:`loads_checked`
+    would too: the tests hold them to the same decisions)."""
+    return _deterministic is not None and _deterministic(data)
 
 
 def loads_checked(data: bytes) -> Any:
